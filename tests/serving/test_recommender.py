@@ -1,0 +1,76 @@
+"""Index, ranking and the vector wire format on tiny cases with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from serving.index import ContentIndex
+from serving.recommender import Recommender
+from serving.vectors import (
+    TRENDING_KEY, InvalidVector, VectorRecord, decode, decode_trending, encode, encode_trending,
+)
+
+
+def record(kind: str, rid: str, vec: list[float], seen: tuple[str, ...] = ()) -> VectorRecord:
+    return VectorRecord(kind, rid, np.array(vec, np.float32), "v1", 1_700_000_000_000, 1_700_000_000_500, seen)
+
+
+def test_index_ranks_by_inner_product_and_upsert_replaces() -> None:
+    index = ContentIndex(2)
+    index.upsert(["a", "b", "c"], np.array([[1, 0], [0, 1], [0.5, 0.5]], np.float32))
+    assert [cid for cid, _ in index.search(np.array([1, 0.1]), 3)] == ["a", "c", "b"]
+    index.upsert(["a"], np.array([[0, -1]], np.float32))
+    assert len(index) == 3
+    assert [cid for cid, _ in index.search(np.array([1, 0.1]), 3)] == ["c", "b", "a"]
+    np.testing.assert_allclose(index.vector("a"), [0, -1])
+
+
+def test_index_excludes_and_handles_small_catalogs() -> None:
+    index = ContentIndex(2)
+    assert index.search(np.array([1, 0]), 5) == []
+    index.upsert(["a", "b"], np.array([[1, 0], [0, 1]], np.float32))
+    assert index.search(np.array([1, 0]), 5, exclude=frozenset({"a"})) == [("b", 0.0)]
+
+
+def test_index_rejects_wrong_shapes() -> None:
+    index = ContentIndex(3)
+    with pytest.raises(ValueError, match=r"expected \(1, 3\)"):
+        index.upsert(["a"], np.zeros((1, 2)))
+    with pytest.raises(ValueError, match="dim 2"):
+        index.search(np.zeros(2), 1)
+
+
+def test_recommender_filters_seen_and_falls_back_to_trending() -> None:
+    rec = Recommender(2)
+    rec.apply([record("content", "a", [1, 0]), record("content", "b", [0.9, 0]), record("content", "c", [0, 1]),
+               record("user", "u1", [1, 0], seen=("a",))])
+    rec.set_trending([("c", 3.0), ("b", 1.0)])
+    personal = rec.recommend("u1", 2)
+    assert personal.source == "personal"
+    assert [cid for cid, _ in personal.items] == ["b", "c"]
+    cold = rec.recommend("nobody", 1)
+    assert cold.source == "trending" and cold.items == [("c", 3.0)]
+
+
+def test_recommender_rejects_vectors_of_another_dimension() -> None:
+    with pytest.raises(ValueError, match="index dim is 2"):
+        Recommender(2).apply([record("user", "u", [1, 2, 3])])
+
+
+def test_vector_record_round_trip() -> None:
+    original = record("user", "u7", [0.25, -1.5, 3.0], seen=("a", "b"))
+    back = decode(encode(original))
+    assert (back.kind, back.id, back.model_version, back.event_ms, back.produced_ms, back.seen) == (
+        "user", "u7", "v1", original.event_ms, original.produced_ms, ("a", "b"))
+    np.testing.assert_array_equal(back.vector, original.vector)
+    assert original.key == b"user:u7" and TRENDING_KEY == b"trending"
+    assert decode_trending(encode_trending([("a", 1.5)])) == [("a", 1.5)]
+
+
+@pytest.mark.parametrize("payload", [b"no newline", b'{"kind":"user"}\n', b'{"kind":"x","id":1,"model":"m","event_ms":1,'
+                                     b'"produced_ms":1,"dim":1}\n\x00\x00\x00\x00', b'{"kind":"user","id":1,"model":"m",'
+                                     b'"event_ms":1,"produced_ms":1,"dim":2}\n\x00\x00\x00\x00'])
+def test_bad_vector_records_raise(payload: bytes) -> None:
+    with pytest.raises(InvalidVector):
+        decode(payload)
