@@ -1,0 +1,182 @@
+"""Temporal neighbour sampling into a PyG-ready ``Subgraph``; one sampler for training and serving."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from graph_store import selection
+from graph_store._arrays import as_node_index
+from graph_store.schema import EDGE_ATTR, MESSAGE_EDGE_TYPES, NODE_TYPES, EdgeType, check_node_type, reverse
+
+if TYPE_CHECKING:
+    import torch
+    from torch_geometric.data import HeteroData
+
+    from graph_store.store import GraphStore
+
+
+@dataclass
+class Subgraph:
+    """A sampled neighbourhood with local node ids, ready for PyG.
+
+    Attributes:
+        node_ids: per node type, the GLOBAL dense ids of the local nodes; seeds first, in the
+            order given. Shapes: [n_t] int64.
+        num_seeds: per node type, how many of ``node_ids`` are seeds.
+        edge_index: per message relation with edges, LOCAL ids; row 0 = message source,
+            row 1 = message target. Shapes: [2, E] int64.
+        edge_attr: the edge attribute for relations that carry one. Shapes: [E] float32.
+        edge_time: edge timestamps in epoch ms. Shapes: [E] int64.
+    """
+
+    node_ids: dict[str, np.ndarray]
+    num_seeds: dict[str, int]
+    edge_index: dict[EdgeType, torch.Tensor] = field(default_factory=dict)
+    edge_attr: dict[EdgeType, torch.Tensor] = field(default_factory=dict)
+    edge_time: dict[EdgeType, torch.Tensor] = field(default_factory=dict)
+
+    def to_hetero_data(self, x: dict[str, torch.Tensor] | None = None) -> HeteroData:
+        """A ``HeteroData`` with ``n_id``, ``num_nodes`` and ``batch_size`` (seeds) per node type.
+
+        Args:
+            x: optional features per node type for the LOCAL nodes. Shapes: [n_t, F].
+        """
+        import torch
+        from torch_geometric.data import HeteroData
+
+        data = HeteroData()
+        for nt, ids in self.node_ids.items():
+            store = data[nt]
+            store.num_nodes = int(ids.shape[0])
+            store.n_id = torch.from_numpy(ids)
+            store.batch_size = int(self.num_seeds.get(nt, 0))
+            if x is not None and nt in x:
+                if int(x[nt].shape[0]) != ids.shape[0]:
+                    raise ValueError(f"x[{nt!r}] has {int(x[nt].shape[0])} rows but the subgraph has {ids.shape[0]} {nt} nodes")
+                store.x = x[nt]
+        for et, ei in self.edge_index.items():
+            data[et].edge_index = ei
+            data[et].edge_time = self.edge_time[et]
+            if et in self.edge_attr:
+                data[et].edge_attr = self.edge_attr[et]
+        return data
+
+
+class _LazyLocal(dict):
+    """Per node type ``_LocalIds``, created on first use."""
+
+    def __init__(self, store: GraphStore) -> None:
+        super().__init__()
+        self._store = store
+
+    def __missing__(self, node_type: str) -> _LocalIds:
+        ids = self[node_type] = _LocalIds(self._store.num_nodes(node_type))
+        return ids
+
+
+class _LocalIds:
+    """Global -> local id map of one node type, built up hop by hop."""
+
+    def __init__(self, num_nodes: int) -> None:
+        self.local = np.full(num_nodes, -1, dtype=np.int64)
+        self.parts: list[np.ndarray] = []
+        self.count = 0
+
+    def add_new(self, nodes: np.ndarray) -> np.ndarray:
+        """Give local ids to the nodes not yet present (duplicates once); returns them, in order."""
+        cand = nodes[self.local[nodes] < 0]
+        if cand.size == 0:
+            return cand
+        marks = -2 - np.arange(cand.shape[0], dtype=np.int64)
+        self.local[cand] = marks
+        new = cand[self.local[cand] == marks]  # one winner per distinct node
+        self.local[new] = np.arange(self.count, self.count + new.shape[0])
+        self.count += new.shape[0]
+        self.parts.append(new)
+        return new
+
+
+def sample(
+    store: GraphStore,
+    seeds: Mapping[str, np.ndarray],
+    fanouts: Sequence[int],
+    *,
+    strategy: Literal["recent", "uniform"] = "recent",
+    before: int | None = None,
+    rng: np.random.Generator | None = None,
+    edge_types: Sequence[EdgeType] | None = None,
+) -> Subgraph:
+    """Sample ``len(fanouts)`` hops of in-neighbours around ``seeds``.
+
+    At each hop, every frontier node of type T takes, for every message relation (S, r, T), up
+    to ``fanout`` in-neighbours (the most recent, or uniform without replacement; a negative
+    fanout takes all), using only edges with ts < ``before`` when it is set. Nodes new to the
+    subgraph form the next frontier.
+    """
+    if strategy not in ("recent", "uniform"):
+        raise ValueError(f"strategy must be 'recent' or 'uniform', got {strategy!r}")
+    rels = list(MESSAGE_EDGE_TYPES) if edge_types is None else [tuple(e) for e in edge_types]
+    for et in rels:
+        if et not in MESSAGE_EDGE_TYPES:
+            raise ValueError(f"edge_types entry {et!r} is not a message relation of the schema")
+    hops = [int(f) for f in fanouts]
+    gen = rng if rng is not None else np.random.default_rng()
+    with store._lock:
+        local = _LazyLocal(store)
+        frontier: dict[str, np.ndarray] = {}
+        num_seeds: dict[str, int] = {}
+        for nt, ids in seeds.items():
+            check_node_type(nt)
+            v = as_node_index(ids, f"seeds[{nt!r}]", nt, store.num_nodes(nt))
+            new = local[nt].add_new(v)
+            if new.shape[0] != v.shape[0]:
+                raise ValueError(f"seeds[{nt!r}] contains duplicate node ids")
+            frontier[nt], num_seeds[nt] = v, int(v.shape[0])
+        found: dict[EdgeType, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
+        for k in hops:
+            grown: dict[str, list[np.ndarray]] = {}
+            for et in rels:
+                src_t, _, dst_t = et
+                targets = frontier.get(dst_t)
+                if targets is None or targets.size == 0 or k == 0:
+                    continue
+                ring, out = store._relation(reverse(et))
+                if strategy == "recent":
+                    w, e, ts = selection.recent(ring, out, targets, k, before)
+                else:
+                    w, e = selection.uniform(ring, out, targets, k, before, gen)
+                    ts = ring.ts_at(e)
+                if e.size == 0:
+                    continue
+                pos = ring.pos(e)
+                nbr = (ring.dst if out else ring.src)[pos].astype(np.int64)
+                grown.setdefault(src_t, []).append(local[src_t].add_new(nbr))
+                row0 = local[src_t].local[nbr]
+                row1 = local[dst_t].local[targets][w]
+                attr = ring.attr if ring.attr is not None else None
+                found.setdefault(et, []).append((row0, row1, ts, attr[pos] if attr is not None else None))
+            frontier = {nt: np.concatenate(parts) for nt, parts in grown.items()}
+        return _assemble(local, num_seeds, found)
+
+
+def _assemble(local: dict[str, _LocalIds], num_seeds: dict[str, int], found: dict) -> Subgraph:
+    import torch  # imported on first use: plain store users need not pay for torch
+
+    node_ids = {
+        nt: (np.concatenate(local[nt].parts) if len(local[nt].parts) > 1 else local[nt].parts[0])
+        for nt in NODE_TYPES
+        if nt in local and local[nt].count
+    }
+    sub = Subgraph(node_ids=node_ids, num_seeds={nt: num_seeds.get(nt, 0) for nt in node_ids})
+    for et, parts in found.items():
+        sub.edge_index[et] = torch.from_numpy(
+            np.stack([np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])])
+        )
+        sub.edge_time[et] = torch.from_numpy(np.concatenate([p[2] for p in parts]))
+        if et in EDGE_ATTR or reverse(et) in EDGE_ATTR:
+            sub.edge_attr[et] = torch.from_numpy(np.concatenate([p[3] for p in parts]))
+    return sub

@@ -1,0 +1,302 @@
+"""GraphStore: the in-memory temporal heterogeneous graph (ids, features, edges, trending)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from graph_store import chains, snapshot
+from graph_store._arrays import as_float_array, as_int_array, as_node_index, grow
+from graph_store.batch import prepare
+from graph_store.features import FeatureTable
+from graph_store.ids import IdMap
+from graph_store.schema import (
+    CONTENT, EDGE_ATTR, EDGE_TYPES, INTERACTIONS, NODE_TYPES, USER, EdgeType, check_edge_type,
+    check_node_type, reverse,
+)
+from graph_store.segments import EdgeRing, Side
+from graph_store.trending import Trending
+
+
+class GraphStore:
+    """Timestamped typed edges between dense node ids, with retention, trending and snapshots.
+
+    Concurrency: one re-entrant lock guards every public method, so a reader on another
+    thread (e.g. ``seen`` from the HTTP thread) waits for a batch being appended and never
+    sees it half-applied.
+
+    Args:
+        retention_ms: ``evict`` drops segments whose newest edge is older than ``now - retention_ms``.
+        max_edges: ``evict`` drops the oldest segments until at most this many evictable edges remain.
+        segment_edges: edges per segment, the unit of eviction (a power of two is fastest).
+        trending_half_life_ms: half-life of the trending score.
+        evict_types: edge types retention applies to; catalog facts (created_by, has_tag,
+            similar_to) come from a compacted topic and are kept by default.
+    """
+
+    def __init__(
+        self,
+        *,
+        retention_ms: int | None = None,
+        max_edges: int | None = None,
+        segment_edges: int = 65536,
+        trending_half_life_ms: int = 3_600_000,
+        evict_types: Sequence[EdgeType] = INTERACTIONS,
+    ) -> None:
+        if retention_ms is not None and retention_ms < 0:
+            raise ValueError(f"retention_ms must be >= 0 or None, got {retention_ms}")
+        if max_edges is not None and max_edges < 0:
+            raise ValueError(f"max_edges must be >= 0 or None, got {max_edges}")
+        self.retention_ms = retention_ms
+        self.max_edges = max_edges
+        self.segment_edges = int(segment_edges)
+        self.trending_half_life_ms = int(trending_half_life_ms)
+        self.evict_types = tuple(check_edge_type(e) for e in evict_types)
+        self._lock = threading.RLock()
+        self._ids = {nt: IdMap(nt) for nt in NODE_TYPES}
+        self._feats = {nt: FeatureTable(nt) for nt in NODE_TYPES}
+        self._rings = {et: EdgeRing(self.segment_edges, et in EDGE_ATTR) for et in EDGE_TYPES}
+        self._trending = Trending(self.trending_half_life_ms)
+        self._dirty = {nt: np.zeros(0, dtype=bool) for nt in NODE_TYPES}
+        self._max_ts = -1
+
+    # -- node ids and features ----------------------------------------------------------------
+    def _sides(self, node_type: str) -> list[Side]:
+        sides = [r.out for et, r in self._rings.items() if et[0] == node_type]
+        return sides + [r.inn for et, r in self._rings.items() if et[2] == node_type]
+
+    def _grow_nodes(self, node_type: str) -> None:
+        n = len(self._ids[node_type])
+        for side in self._sides(node_type):
+            side.ensure(n)
+        self._feats[node_type].resize(n)
+        self._dirty[node_type] = grow(self._dirty[node_type], n, False)
+        if node_type == CONTENT:
+            self._trending.resize(n)
+
+    def index(self, node_type: str, external_ids: Any) -> np.ndarray:
+        """Dense ids of ``external_ids`` (str, or int converted with str()); creates unseen ones."""
+        check_node_type(node_type)
+        with self._lock:
+            before = len(self._ids[node_type])
+            out = self._ids[node_type].index(external_ids)
+            if len(self._ids[node_type]) != before:
+                self._grow_nodes(node_type)
+            return out
+
+    def lookup(self, node_type: str, external_ids: Any) -> np.ndarray:
+        """Dense ids of ``external_ids``, -1 where unknown; never creates. Shapes: [n] int64."""
+        check_node_type(node_type)
+        with self._lock:
+            return self._ids[node_type].lookup(external_ids)
+
+    def external(self, node_type: str, idx: np.ndarray) -> list[str]:
+        """External ids of dense ids ``idx``."""
+        check_node_type(node_type)
+        with self._lock:
+            idx = as_node_index(idx, "idx", node_type, self.num_nodes(node_type))
+            return self._ids[node_type].external(idx)
+
+    def num_nodes(self, node_type: str) -> int:
+        """Number of known nodes of ``node_type``."""
+        return len(self._ids[check_node_type(node_type)])
+
+    def set_features(self, node_type: str, idx: np.ndarray, **columns: np.ndarray) -> None:
+        """Set float32 feature columns (each [n] or [n, d]) for nodes ``idx``; NaN = unknown."""
+        check_node_type(node_type)
+        with self._lock:
+            idx = as_node_index(idx, "idx", node_type, self.num_nodes(node_type))
+            self._feats[node_type].set(idx, columns)
+
+    def features(self, node_type: str, column: str, idx: np.ndarray | None = None) -> np.ndarray:
+        """Values of one feature column for ``idx`` (all nodes if None). Shapes: [n] or [n, d]."""
+        check_node_type(node_type)
+        with self._lock:
+            if idx is not None:
+                idx = as_node_index(idx, "idx", node_type, self.num_nodes(node_type))
+            return self._feats[node_type].get(column, idx)
+
+    def feature_columns(self, node_type: str) -> list[str]:
+        """Names of the feature columns set for ``node_type``."""
+        return self._feats[check_node_type(node_type)].names()
+
+    # -- edges --------------------------------------------------------------------------------
+    def add_edges(
+        self, edge_type: EdgeType, src: np.ndarray, dst: np.ndarray, ts: np.ndarray, attr: np.ndarray | None = None
+    ) -> int:
+        """Add a batch of edges; returns how many were new (duplicates on (src, dst, ts) are dropped).
+
+        Everything is validated before anything is applied.
+
+        Shapes:
+            src, dst: [n] int dense ids; ts: [n] integer epoch ms; attr: [n] float (only and
+            always for types in ``schema.EDGE_ATTR``)
+        """
+        et = check_edge_type(edge_type)
+        src_type, _, dst_type = et
+        with self._lock:
+            s = as_node_index(src, "src", src_type, self.num_nodes(src_type))
+            d = as_node_index(dst, "dst", dst_type, self.num_nodes(dst_type))
+            t = as_int_array(ts, "ts")
+            if not s.shape[0] == d.shape[0] == t.shape[0]:
+                raise ValueError(
+                    f"src, dst and ts must have equal lengths, got src={s.shape[0]}, dst={d.shape[0]}, ts={t.shape[0]}"
+                )
+            n = t.shape[0]
+            if n and int(t.min()) < 0:
+                i = int(np.argmin(t))
+                raise ValueError(f"ts[{i}] = {int(t[i])} is negative; timestamps are epoch milliseconds")
+            a = self._check_attr(et, attr, n)
+            if n == 0:
+                return 0
+            return self._append(et, s.astype(np.int32), d.astype(np.int32), t, a)
+
+    @staticmethod
+    def _check_attr(et: EdgeType, attr: Any, n: int) -> np.ndarray | None:
+        name = "-".join(et)
+        if et not in EDGE_ATTR:
+            if attr is not None:
+                raise ValueError(f"attr must be None for edge type {name}, which carries no attribute")
+            return None
+        if attr is None:
+            raise ValueError(f"attr ({EDGE_ATTR[et]}) is required for edge type {name}")
+        a = as_float_array(attr, f"attr ({EDGE_ATTR[et]})", n)
+        if a.ndim != 1:
+            raise ValueError(f"attr ({EDGE_ATTR[et]}) must be 1-D, got shape {a.shape}")
+        return a
+
+    def _append(self, et: EdgeType, s: np.ndarray, d: np.ndarray, t: np.ndarray, a: np.ndarray | None) -> int:
+        ring = self._rings[et]
+        batch = prepare(ring, s, d, t, a)
+        n = len(batch)
+        if n == 0:
+            return 0
+        ring.append(batch)
+        if et in INTERACTIONS:
+            self._trending.add(batch.dst, batch.ts)
+        self._dirty[et[0]][batch.src] = True
+        self._dirty[et[2]][batch.dst] = True
+        self._max_ts = max(self._max_ts, int(batch.ts[-1]))
+        return n
+
+    def _relation(self, edge_type: EdgeType) -> tuple[EdgeRing, bool]:
+        """The ring holding ``edge_type`` and whether its source is the ring's source side."""
+        et = tuple(edge_type)
+        if et in self._rings:
+            return self._rings[et], True  # type: ignore[index]
+        if len(et) == 3 and reverse(et) in self._rings:  # type: ignore[arg-type]
+            return self._rings[reverse(et)], False  # type: ignore[arg-type]
+        raise ValueError(f"unknown edge type {edge_type!r}; expected a schema edge type or its reverse")
+
+    def neighbors(
+        self, edge_type: EdgeType, node: int, *, before: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Out-neighbours of ``node`` along ``edge_type`` (forward or reverse), oldest first.
+
+        Shapes: -> neighbour idx [k] int64, ts [k] int64, attr [k] float32 (NaN if none)
+        """
+        ring, out = self._relation(edge_type)
+        with self._lock:
+            nt = edge_type[0]
+            v = as_node_index(np.asarray([node]).ravel(), "node", nt, self.num_nodes(nt))
+            _, e = chains.edges_of(ring, out, v, before)
+            ts = ring.ts_at(e)
+            order = np.lexsort((e, ts))
+            e, ts = e[order], ts[order]
+            pos = ring.pos(e)
+            nbr = (ring.dst if out else ring.src)[pos].astype(np.int64)
+            return nbr, ts, ring.attr_at(pos)
+
+    def degree(self, edge_type: EdgeType, nodes: np.ndarray) -> np.ndarray:
+        """Live out-degree of ``nodes`` along ``edge_type`` (forward or reverse). Shapes: [n] int64."""
+        ring, out = self._relation(edge_type)
+        with self._lock:
+            nt = edge_type[0]
+            v = as_node_index(nodes, "nodes", nt, self.num_nodes(nt))
+            return (ring.out if out else ring.inn).deg[v].astype(np.int64)
+
+    def num_edges(self, edge_type: EdgeType | None = None) -> int:
+        """Live forward edges of ``edge_type`` (all types if None)."""
+        if edge_type is None:
+            return sum(r.size for r in self._rings.values())
+        return self._relation(edge_type)[0].size
+
+    def seen(self, user: int) -> np.ndarray:
+        """Distinct content ids ``user`` interacted with (any of ``schema.INTERACTIONS``). Shapes: [k]."""
+        with self._lock:
+            v = as_node_index(np.asarray([user]).ravel(), "user", USER, self.num_nodes(USER))
+            parts = []
+            for et in INTERACTIONS:
+                ring = self._rings[et]
+                _, e = chains.edges_of(ring, True, v)
+                parts.append(ring.dst[ring.pos(e)])
+            return np.unique(np.concatenate(parts)).astype(np.int64)
+
+    def take_dirty(self) -> dict[str, np.ndarray]:
+        """Node ids per type touched by edges added since the last call; resets the sets."""
+        with self._lock:
+            out = {}
+            for nt, mask in self._dirty.items():
+                out[nt] = np.flatnonzero(mask).astype(np.int64)
+                mask[:] = False
+            return out
+
+    def trending(self, k: int, now_ms: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` content by exponentially decayed interaction count at ``now_ms`` (default max_ts).
+
+        Shapes: -> content idx [<=k] int64, score [<=k] float64, descending
+        """
+        with self._lock:
+            now = self._max_ts if now_ms is None else int(now_ms)
+            return self._trending.top(int(k), now, self.num_nodes(CONTENT))
+
+    def evict(self, now_ms: int | None = None) -> int:
+        """Apply retention by dropping whole oldest segments; returns the number of edges dropped."""
+        with self._lock:
+            rings = [self._rings[et] for et in self.evict_types]
+            dropped = 0
+            now = self._max_ts if now_ms is None else int(now_ms)
+            if self.retention_ms is not None and now >= 0:
+                cutoff = now - self.retention_ms
+                for ring in rings:
+                    while ring.size and ring.oldest_max_ts() < cutoff:
+                        dropped += ring.evict_oldest()
+            if self.max_edges is not None:
+                while sum(r.size for r in rings) > self.max_edges:
+                    ring = min((r for r in rings if r.size), key=lambda r: r.oldest_max_ts())
+                    dropped += ring.evict_oldest()
+            return dropped
+
+    @property
+    def max_ts(self) -> int:
+        """Largest edge timestamp seen (the event-time watermark), or -1."""
+        return self._max_ts
+
+    def nbytes(self) -> dict[str, int]:
+        """Bytes held in arrays: edges used / allocated, per-node chain state, features."""
+        with self._lock:
+            used = sum(r.size * r.row_bytes for r in self._rings.values())
+            alloc = sum(r.rows.nbytes for r in self._rings.values())
+            sides = [s for r in self._rings.values() for s in (r.out, r.inn)]
+            node = sum(a.nbytes for s in sides for a in (s.head, s.deg))
+            feats = sum(a.nbytes for f in self._feats.values() for a in f.state().values())
+            return {"edges_used": used, "edges_allocated": alloc, "node_chains": node, "features": feats}
+
+    # -- snapshots ----------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str], watermark: Mapping[str, int]) -> None:
+        """Write a crash-safe snapshot (temp file then ``os.replace``) including ``watermark``."""
+        with self._lock:
+            snapshot.save(self, path, watermark)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> tuple[GraphStore, dict[str, int]]:
+        """Restore a store saved with ``save``; returns it and the saved watermark."""
+        return snapshot.load(cls, path)
+
+    def __repr__(self) -> str:
+        nodes = ", ".join(f"{nt}={len(m)}" for nt, m in self._ids.items())
+        return f"GraphStore(edges={self.num_edges()}, max_ts={self._max_ts}, nodes: {nodes})"
