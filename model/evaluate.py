@@ -1,0 +1,340 @@
+"""Offline evaluation of the GNN against the baselines; writes docs/results/<name>.{md,json}.
+
+MovieLens (top-k over the whole catalog minus the user's training items):
+- ``global``: one time cut at the 80 % quantile of interaction times. Leakage-free: the
+  model and baselines see nothing at or after the cut.
+- ``per_user``: each user's last 20 % of ratings (by time). Leaks global information:
+  other users' later interactions (future popularity, items not yet released at the
+  user's test time) are in training.
+Metrics: Recall@10/20, NDCG@10/20, MAP@10 and AUROC of each test positive against 100
+items the user never touched (one sample shared by every model). Users with <= 1
+training event and test positives on items without training interactions are reported
+as cold-start slices.
+
+KuaiRand: exposures after the 80 % time cut, AUROC for long_view and is_click, trained on
+exposures and edges before it; cold slices = videos with no exposure before the cut,
+users with <= 1 event before it. Hyper-parameters are never chosen on the test period.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.metrics import roc_auc_score
+
+from graph_store.schema import CONTENT, USER
+from model.baselines import ALS, History, LightGBMPairs, PairStats, Popularity, TagSimilarity, Trending
+from model.datasets import WATCH, Dataset, build_store, load_dataset
+from model.embedder import Embedder
+from model.train import train
+
+RESULTS_DIR = Path(__file__).resolve().parents[1] / "docs" / "results"
+KS = (10, 20)
+
+
+class _Index:
+    """Dense indices of a dataset's users and catalog items (shared by every model)."""
+
+    def __init__(self, ds: Dataset) -> None:
+        self.items = {c: i for i, c in enumerate(ds.catalog.content.tolist())}
+        users = sorted(set(ds.interactions.user.tolist()) | set(ds.user_ids.tolist()))
+        self.users = {u: i for i, u in enumerate(users)}
+        tags = sorted({t for ts in ds.catalog.tags for t in ts})
+        tix = {t: j for j, t in enumerate(tags)}
+        rows = [i for i, ts in enumerate(ds.catalog.tags) for _ in ts]
+        cols = [tix[t] for ts in ds.catalog.tags for t in ts]
+        self.item_tags = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(self.items), max(len(tags), 1)))
+        creators = sorted({c for c in ds.catalog.creator if c is not None})
+        cix = {c: j for j, c in enumerate(creators)}
+        self.item_creator = np.array([cix[c] if c is not None else -1 for c in ds.catalog.creator], np.int64)
+
+    def u(self, ids: np.ndarray) -> np.ndarray:
+        return np.array([self.users[x] for x in ids.tolist()], np.int64)
+
+    def i(self, ids: np.ndarray) -> np.ndarray:
+        return np.array([self.items[x] for x in ids.tolist()], np.int64)
+
+    def history(self, ds: Dataset, now: int, weight: np.ndarray | None = None) -> History:
+        inter = ds.interactions
+        w = np.ones(len(inter), np.float32) if weight is None else weight
+        return History(self.u(inter.user), self.i(inter.content), inter.ts, w, len(self.users), len(self.items),
+                       self.item_tags, self.item_creator, now)
+
+
+def _gnn_scores(ckpt: Path, train_ds: Dataset, index: _Index) -> tuple[np.ndarray, np.ndarray]:
+    """User [n_users, d] and item [n_items, d] vectors in the evaluation's dense order."""
+    store = build_store(train_ds)
+    emb = Embedder.load(ckpt)
+    uid = store.index(USER, np.array(list(index.users), dtype=object))
+    iid = store.lookup(CONTENT, np.array(list(index.items), dtype=object))
+    return emb.embed(store, USER, uid), emb.embed(store, CONTENT, iid)
+
+
+class _GNN:
+    name = "gnn (hetero-sage)"
+
+    def __init__(self, u: np.ndarray, v: np.ndarray) -> None:
+        self.u, self.v = u, v
+
+    def score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        return (self.u[users] * self.v[items]).sum(1)
+
+    def score_matrix(self, users: np.ndarray) -> np.ndarray:
+        return self.u[users] @ self.v.T
+
+
+def _ranking_metrics(scores: np.ndarray, train_items: list[np.ndarray], positives: list[np.ndarray],
+                     negatives: np.ndarray) -> dict[str, float]:
+    rec = {k: [] for k in KS}
+    ndcg = {k: [] for k in KS}
+    ap10, auc = [], []
+    disc = 1 / np.log2(np.arange(2, 2 + max(KS)))
+    for r in range(len(positives)):
+        s = scores[r].astype(np.float64).copy()
+        pos = positives[r]
+        a = s[pos][:, None]
+        b = s[negatives[r]][None, :]
+        auc.append(float(((a > b) + 0.5 * (a == b)).mean()))
+        s[train_items[r]] = -np.inf
+        top = np.argpartition(-s, max(KS))[: max(KS)]
+        top = top[np.argsort(-s[top], kind="stable")]
+        hit = np.isin(top, pos)
+        for k in KS:
+            rec[k].append(hit[:k].sum() / len(pos))
+            ndcg[k].append((hit[:k] * disc[:k]).sum() / disc[: min(len(pos), k)].sum())
+        prec = np.cumsum(hit[:10]) / np.arange(1, 11)
+        ap10.append(float((prec * hit[:10]).sum() / min(len(pos), 10)))
+    out = {f"Recall@{k}": float(np.mean(rec[k])) for k in KS}
+    out.update({f"NDCG@{k}": float(np.mean(ndcg[k])) for k in KS})
+    out["MAP@10"] = float(np.mean(ap10))
+    out["AUROC"] = float(np.mean(auc))
+    return out
+
+
+def evaluate_movielens(protocol: Literal["global", "per_user"] = "global", *, epochs: int = 3, seed: int = 0,
+                       max_minutes: float = 12.0, work_dir: Path | None = None, progress: bool = True,
+                       data_dir: Path | None = None) -> dict[str, Any]:
+    ds = load_dataset("movielens", data_dir)
+    inter = ds.interactions
+    index = _Index(ds)
+    if protocol == "global":
+        cut = int(np.quantile(inter.ts[inter.kind == WATCH], 0.8))
+        in_train = inter.ts < cut
+        now = cut
+    else:
+        # each user's last 20 % of ratings (and anything of theirs from then on) is test
+        w = inter.kind == WATCH
+        starts: dict[str, int] = {}
+        for u in np.unique(inter.user[w]):
+            t = np.sort(inter.ts[w & (inter.user == u)])
+            starts[u] = int(t[int(np.floor(len(t) * 0.8))]) if len(t) >= 5 else int(t[-1]) + 1
+        user_start = np.array([starts.get(u, np.iinfo(np.int64).max) for u in inter.user.tolist()])
+        in_train = inter.ts < user_start
+        now = int(inter.ts[in_train].max()) + 1
+    train_ds = replace(ds, interactions=inter.take(in_train))
+    test = inter.take(~in_train & (inter.kind == WATCH))
+
+    hist = index.history(train_ds, now)
+    train_items: dict[int, set[int]] = {}
+    for u, i in zip(hist.user.tolist(), hist.item.tolist()):
+        train_items.setdefault(u, set()).add(i)
+    all_items: dict[int, set[int]] = {}
+    for u, i in zip(index.u(inter.user).tolist(), index.i(inter.content).tolist()):
+        all_items.setdefault(u, set()).add(i)
+    pos: dict[int, set[int]] = {}
+    for u, i in zip(index.u(test.user).tolist(), index.i(test.content).tolist()):
+        if i not in train_items.get(u, set()):
+            pos.setdefault(u, set()).add(i)
+    item_train_count = np.bincount(hist.item, minlength=len(index.items))
+    user_train_count = np.bincount(hist.user, minlength=len(index.users))
+
+    rng = np.random.default_rng(seed)
+    test_users = np.array(sorted(pos), np.int64)
+    negatives = np.zeros((len(test_users), 100), np.int64)
+    for r, u in enumerate(test_users.tolist()):
+        allowed = np.setdiff1d(np.arange(len(index.items)), np.fromiter(all_items[u], np.int64))
+        negatives[r] = rng.choice(allowed, 100, replace=False)
+
+    # --- models -----------------------------------------------------------------------
+    started = time.monotonic()
+    work = Path(work_dir) if work_dir else RESULTS_DIR.parent.parent / "artifacts"
+    ckpt = work / f"movielens-{protocol}.pt"
+    report = train(train_ds, ckpt, epochs=epochs, seed=seed, max_minutes=max_minutes, progress=progress)
+    gnn = _GNN(*_gnn_scores(ckpt, train_ds, index))
+    val_cut = int(np.quantile(hist.ts, 0.9))  # validation carved from training time only
+    fitted: list[Any] = [Popularity(), TagSimilarity(), ALS(seed=seed), LightGBMPairs(seed=seed)]
+    for m in fitted:
+        m.fit(hist)
+    models: list[Any] = [gnn, _tuned_trending(hist, val_cut), *fitted]
+
+    slices = {
+        "warm users (>= 2 training events)": [u for u in test_users.tolist() if user_train_count[u] >= 2],
+        "cold users (<= 1 training event)": [u for u in test_users.tolist() if user_train_count[u] <= 1],
+    }
+    rows = {}
+    row_of = {u: r for r, u in enumerate(test_users.tolist())}
+    for m in models:
+        rows[m.name] = {}
+        for sname, users in slices.items():
+            if not users:
+                continue
+            ua = np.array(users, np.int64)
+            sc = m.score_matrix(ua)
+            rows[m.name][sname] = _ranking_metrics(
+                sc, [np.fromiter(train_items.get(u, set()), np.int64) for u in users],
+                [np.fromiter(pos[u], np.int64) for u in users], negatives[[row_of[u] for u in users]])
+        # cold content: positives on items without training interactions
+        cold_users = [u for u in test_users.tolist() if any(item_train_count[i] == 0 for i in pos[u])]
+        if cold_users:
+            ua = np.array(cold_users, np.int64)
+            sc = m.score_matrix(ua)
+            rows[m.name]["cold content (no training interaction)"] = _ranking_metrics(
+                sc, [np.fromiter(train_items.get(u, set()), np.int64) for u in cold_users],
+                [np.array([i for i in pos[u] if item_train_count[i] == 0], np.int64) for u in cold_users],
+                negatives[[row_of[u] for u in cold_users]])
+    counts = {s: len(u) for s, u in slices.items()}
+    counts["cold content (no training interaction)"] = len(cold_users)
+    return {
+        "dataset": "movielens", "protocol": protocol, "cut_ms": now, "test_users": counts,
+        "gnn_training": report, "results": rows, "seconds": round(time.monotonic() - started, 1),
+        "leaks": ("nothing: one global time cut" if protocol == "global" else
+                  "other users' interactions after a user's test start are in training (future popularity)"),
+    }
+
+
+def _tuned_trending(hist: History, val_cut: int) -> Trending:
+    """Pick the half-life on a validation window carved from training time."""
+    keep = hist.ts < val_cut
+    sub = History(hist.user[keep], hist.item[keep], hist.ts[keep], hist.weight[keep], hist.n_users, hist.n_items,
+                  hist.item_tags, hist.item_creator, val_cut)
+    val_items = hist.item[~keep]
+    best, best_hl = -1.0, 30.0
+    for hl in (3.0, 14.0, 30.0, 90.0, 365.0):
+        t = Trending(hl)
+        t.fit(sub)
+        top = np.argsort(-t.item_score)[:20]
+        hit = np.isin(val_items, top).mean()
+        if hit > best:
+            best, best_hl = hit, hl
+    t = Trending(best_hl)
+    t.fit(hist)
+    t.name = f"trending (half-life {best_hl:g} d)"
+    return t
+
+
+def evaluate_kuairand(*, epochs: int = 6, seed: int = 0, max_minutes: float = 10.0, work_dir: Path | None = None,
+                      progress: bool = True, data_dir: Path | None = None) -> dict[str, Any]:
+    ds = load_dataset("kuairand", data_dir)
+    exp = ds.exposures
+    assert exp is not None
+    index = _Index(ds)
+    cut = int(np.quantile(exp.ts, 0.8))
+    train_ds = replace(ds, interactions=ds.interactions.take(ds.interactions.ts < cut))
+    tr = exp.ts < cut
+    eu, ei = index.u(exp.user), index.i(exp.content)
+    te = ~tr
+    work = Path(work_dir) if work_dir else RESULTS_DIR.parent.parent / "artifacts"
+    started = time.monotonic()
+    user_feats = np.full((len(index.users), len(ds.user_features)), np.nan, np.float32)
+    user_feats[index.u(ds.user_ids)] = np.column_stack(list(ds.user_features.values()))
+    seen_items = np.zeros(len(index.items), bool)
+    seen_items[ei[tr]] = True
+    user_events = np.bincount(index.u(train_ds.interactions.user), minlength=len(index.users))
+    slices = {
+        "all test exposures": te,
+        "cold content (no exposure before the cut)": te & ~seen_items[ei],
+        "cold users (<= 1 event before the cut)": te & (user_events[eu] <= 1),
+    }
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    reports = {}
+    for label in ("long_view", "is_click"):
+        y = getattr(exp, label).astype(np.float32)
+        ckpt = work / f"kuairand-{label}.pt"
+        reports[label] = train(ds, ckpt, epochs=epochs, seed=seed, max_minutes=max_minutes, progress=progress,
+                               until=cut, objective=label, batch_size=256)
+        gnn = _GNN(*_gnn_scores(ckpt, train_ds, index))
+        # baselines learn from the label on exposures before the cut
+        hist = History(eu[tr], ei[tr], exp.ts[tr], y[tr], len(index.users), len(index.items), index.item_tags,
+                       index.item_creator, cut)
+        pos_hist = History(eu[tr & (y > 0)], ei[tr & (y > 0)], exp.ts[tr & (y > 0)], np.ones(int((tr & (y > 0)).sum()),
+                           np.float32), len(index.users), len(index.items), index.item_tags, index.item_creator, cut)
+        pop, trend, tags, als = Popularity(), Trending(3.0), TagSimilarity(), ALS(factors=32, seed=seed)
+        for m in (pop, trend, tags, als):
+            m.fit(pos_hist)
+        lgbm = LightGBMPairs(seed=seed, user_features=user_feats)
+        t1 = int(np.quantile(exp.ts[tr], 0.6))  # statistics before t1, labelled rows in [t1, cut)
+        rows = tr & (exp.ts >= t1)
+        lgbm.fit_rows(PairStats(_before(hist, t1)), eu[rows], ei[rows], y[rows], _duration(exp, rows))
+        lgbm.stats = PairStats(hist)
+        models = {gnn.name: gnn.score_pairs, "popularity": pop.score_pairs, "trending (half-life 3 d)":
+                  trend.score_pairs, "tag-similarity": tags.score_pairs, "als": als.score_pairs,
+                  "lightgbm": lambda u, i: lgbm.model.predict_proba(
+                      np.column_stack([lgbm._x(lgbm.stats, u, i), _duration(exp, te)]))[:, 1]}
+        for name, fn in models.items():
+            s_all = fn(eu[te], ei[te])
+            full = np.full(len(exp), np.nan)
+            full[te] = s_all
+            for sname, mask in slices.items():
+                yy, ss = y[mask], full[mask]
+                auc = float(roc_auc_score(yy, ss)) if 0 < yy.sum() < len(yy) else float("nan")
+                results.setdefault(name, {}).setdefault(sname, {})[f"AUROC {label}"] = auc
+    return {
+        "dataset": "kuairand", "cut_ms": cut, "test_exposures": {s: int(m.sum()) for s, m in slices.items()},
+        "gnn_training": reports, "results": results, "seconds": round(time.monotonic() - started, 1),
+    }
+
+
+def _before(h: History, t: int) -> History:
+    keep = h.ts < t
+    return History(h.user[keep], h.item[keep], h.ts[keep], h.weight[keep], h.n_users, h.n_items, h.item_tags,
+                   h.item_creator, t)
+
+
+def _duration(exp: Any, mask: np.ndarray) -> np.ndarray:
+    return np.log1p(exp.duration_ms[mask].astype(np.float64) / 1000.0)
+
+
+def write_results(result: dict[str, Any], name: str, out_dir: Path = RESULTS_DIR) -> Path:
+    """Write ``name.json`` and a Markdown table ``name.md``; returns the Markdown path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{name}.json").write_text(json.dumps(result, indent=2, default=str))
+    lines = [f"# {name}", ""]
+    for key in ("protocol", "leaks", "cut_ms", "test_users", "test_exposures", "seconds"):
+        if key in result:
+            lines.append(f"- {key}: {result[key]}")
+    rep = result["gnn_training"]
+    lines.append(f"- gnn training: {json.dumps(_short(rep))}")
+    slices = sorted({s for m in result["results"].values() for s in m}, key=lambda s: list(
+        next(iter(result["results"].values())).keys()).index(s) if s in next(iter(result["results"].values())) else 99)
+    for s in slices:
+        metrics = sorted({k for m in result["results"].values() for k in m.get(s, {})})
+        lines += ["", f"## {s}", "", "| model | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+        for model, by_slice in result["results"].items():
+            vals = by_slice.get(s, {})
+            lines.append(f"| {model} | " + " | ".join(f"{100 * vals[k]:.2f}" if k in vals else "" for k in metrics)
+                         + " |")
+    path = out_dir / f"{name}.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _short(rep: dict[str, Any]) -> dict[str, Any]:
+    if "history" not in rep:
+        return {k: _short(v) for k, v in rep.items()}
+    return {k: rep[k] for k in ("seconds", "best_epoch", "bytes", "version", "stopped_early") if k in rep}
+
+
+def evaluate(dataset: str, **kwargs: Any) -> list[Path]:
+    """Run the evaluation of ``dataset`` ('movielens' runs both protocols) and write results."""
+    if dataset == "movielens":
+        protocols = kwargs.pop("protocols", ("global", "per_user"))
+        return [write_results(evaluate_movielens(p, **kwargs), f"movielens-{p}") for p in protocols]
+    if dataset == "kuairand":
+        return [write_results(evaluate_kuairand(**kwargs), "kuairand")]
+    raise ValueError(f"unknown dataset {dataset!r}; expected 'movielens' or 'kuairand'")
