@@ -1,0 +1,42 @@
+# freshrec: `make run` brings everything up on one machine, `make test` runs the tests.
+# Both install what they need first (a virtualenv with the Python packages, and the
+# Kafka broker's classpath from Maven Central).
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: install kafka run test test-fast bench stop clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "freshrec needs Python 3.11+; set PYTHON=python3.11")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --progress-bar off -e '.[test]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+kafka:
+	bash deploy/kafka/kafka.sh fetch
+
+run: install kafka
+	$(VENV)/bin/freshrec run
+
+test: install kafka
+	$(PY) -m pytest -ra
+
+test-fast: install
+	$(PY) -m pytest -ra -m "not kafka"
+
+bench: install kafka
+	$(PY) benchmarks/graph_store_bench.py
+	$(PY) benchmarks/consume_bench.py
+
+stop:
+	$(VENV)/bin/freshrec kafka stop
+
+clean: stop
+	rm -rf .freshrec .pytest_cache

@@ -1,0 +1,134 @@
+"""Process entry points: the worker, the standalone server, and ``run`` (everything at once)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Awaitable, Callable
+
+import faust
+
+from graph_store.events import EventKind
+from graph_store.store import GraphStore
+from serving import http
+from serving.follow import EmbeddingsFollower
+from serving.recommender import Recommender
+from streams.app import build_app
+from streams.broker import ensure_broker
+from streams.publisher import Publisher
+from streams.settings import Settings
+from streams.topics import ensure_topics
+from streams.updater import Updater
+
+log = logging.getLogger(__name__)
+
+
+def _load_embedder(settings: Settings):  # -> model.embedder.Embedder
+    from model.embedder import Embedder
+
+    path = settings.checkpoint_path()
+    if not path.exists():
+        raise FileNotFoundError(f"no model checkpoint at {path}; run `freshrec train --dataset {settings.dataset}` first")
+    return Embedder.load(path)
+
+
+def _prepare(settings: Settings) -> None:
+    ensure_broker(settings)
+    created = ensure_topics(settings)
+    if created:
+        log.info("created topics %s", ", ".join(created))
+
+
+def build_worker(settings: Settings, *, serve: bool,
+                 on_ready: Callable[[], Awaitable[None]] | None = None) -> tuple[faust.App, Updater, Recommender | None]:
+    embedder = _load_embedder(settings)
+    store = GraphStore()
+    topic_kinds = {settings.topic(kind.value): kind for kind in EventKind}
+    updater = Updater(store, embedder, topic_kinds, trending_k=settings.trending_k,
+                      max_reembed=settings.max_reembed, fanouts=settings.fanouts)
+    recommender = Recommender(embedder.dim) if serve else None
+    web_app = http.build_app(recommender)
+    port = settings.http_port if serve else settings.worker_metrics_port
+    app = build_app(settings, updater, Publisher(recommender), web_app, on_ready=on_ready, http_port=port)
+    return app, updater, recommender
+
+
+def _run_faust(app: faust.App) -> int:
+    worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def run_worker(settings: Settings, *, serve: bool) -> int:
+    _prepare(settings)
+    app, _, _ = build_worker(settings, serve=serve)
+    return _run_faust(app)
+
+
+def run_serve(settings: Settings) -> int:
+    """A serving replica: bootstrap from the compacted embeddings topic, follow it, answer HTTP."""
+    from serving.vectors import decode  # noqa: F401  (imported for its errors early)
+
+    _prepare(settings)
+    dim = _load_embedder(settings).dim
+    recommender = Recommender(dim)
+    follower = EmbeddingsFollower(recommender, settings.bootstrap, settings.topic("embeddings"))
+    follower.start()
+
+    async def main() -> None:
+        runner = await http.start(http.build_app(recommender), settings.http_host, settings.http_port)
+        print(f"serving on http://{settings.http_host}:{settings.http_port}/recommendations/<user_id>", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        follower.stop()
+        await runner.cleanup()
+
+    asyncio.run(main())
+    return 0
+
+
+def run_all(settings: Settings, *, rate: float | None, limit: int | None, epochs: int | None) -> int:
+    """Broker, topics, a model (trained if missing), worker + server in one process, and a replay."""
+    from model.datasets import iter_events, load_dataset
+    from streams.producer import publish
+
+    _prepare(settings)
+    path = settings.checkpoint_path()
+    if not path.exists():
+        from model.train import train
+
+        print(f"no checkpoint at {path}: training one on {settings.dataset} first", flush=True)
+        path = settings.trained_checkpoint()
+        train(settings.dataset, path, **({"epochs": epochs} if epochs is not None else {}))
+    dataset = load_dataset(settings.dataset)
+    sample_user = str(dataset.interactions.user[0])
+    base = f"http://{settings.http_host}:{settings.http_port}"
+
+    def replay() -> None:
+        report = publish(settings, iter_events(dataset), rate=rate, limit=limit, progress=False)
+        print(f"replay finished: {report.sent} events in {report.seconds:.0f}s", flush=True)
+
+    async def on_ready() -> None:
+        print(
+            "\nfreshrec is up.\n"
+            f"  recommendations: {base}/recommendations/{sample_user}?k=10\n"
+            f"  metrics:         {base}/metrics\n"
+            f"  health:          {base}/healthz\n"
+            f"replaying {settings.dataset} into {settings.bootstrap} at {rate or 'full'} events/s; Ctrl-C stops.\n",
+            flush=True,
+        )
+        threading.Thread(target=replay, name="replay", daemon=True).start()
+
+    app, _, _ = build_worker(settings, serve=True, on_ready=on_ready)
+    code = _run_faust(app)
+    print("stopped; the broker keeps running (`freshrec kafka stop` or `make stop` ends it)", file=sys.stderr)
+    return code

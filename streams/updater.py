@@ -1,0 +1,152 @@
+"""The updater's logic, free of Kafka: fold message batches into the graph, re-embed.
+
+:meth:`Updater.ingest` decodes raw messages once (bad ones become dead letters with
+their reason), folds the good ones into the graph store in one batch, and remembers
+which users changed and when their newest event was appended to Kafka.
+:meth:`Updater.refresh` re-embeds the dirty users, the dirty content and the trending
+content, and returns the vector records to publish.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from graph_store.events import EventKind, InvalidEvent, decode
+from graph_store.ingest import Applied, add_events
+from graph_store.schema import CONTENT, NODE_TYPES, USER
+from graph_store.store import GraphStore
+from model.embedder import Embedder
+from serving.vectors import VectorRecord
+from streams import metrics
+from streams.deadletter import DeadLetter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """A Kafka record as read: where it came from and its bytes."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int  # Kafka append (or create) time
+
+
+@dataclass(slots=True)
+class IngestResult:
+    applied: Applied
+    dead: list[DeadLetter] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Refresh:
+    records: list[VectorRecord]
+    trending: list[tuple[str, float]]
+
+
+class Updater:
+    """Graph store + model; the worker feeds it batches and asks it to refresh on a timer."""
+
+    def __init__(self, store: GraphStore, embedder: Embedder, topic_kinds: dict[str, EventKind], *,
+                 trending_k: int = 200, max_reembed: int = 20000, fanouts: Sequence[int] = (10, 10)) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.topic_kinds = topic_kinds
+        self.trending_k = trending_k
+        self.max_reembed = max_reembed
+        self.fanouts = tuple(fanouts)
+        self._pending: dict[str, set[int]] = {USER: set(), CONTENT: set()}
+        self._appended_ms: dict[int, int] = {}  # user idx -> newest Kafka time of their events
+
+    def ingest(self, messages: Sequence[RawMessage]) -> IngestResult:
+        start = time.perf_counter()
+        events, dead, sources = [], [], []
+        for message in messages:
+            kind = self.topic_kinds.get(message.topic)
+            try:
+                if kind is None:
+                    raise InvalidEvent(f"topic {message.topic!r} carries no event type freshrec knows")
+                if message.value is None:
+                    raise InvalidEvent("empty message value (tombstone) on an event topic")
+                events.append(decode(message.value, kind))
+                sources.append(message)
+            except InvalidEvent as exc:
+                dead.append(DeadLetter(exc.reason, message.topic, message.partition, message.offset,
+                                       message.key, message.value))
+        applied = add_events(self.store, events)
+        for event, message in zip(events, sources):
+            user_id = getattr(event, "user_id", None)
+            if user_id is not None:
+                idx = int(self.store.lookup(USER, [user_id])[0])
+                if message.timestamp_ms > self._appended_ms.get(idx, 0):
+                    self._appended_ms[idx] = message.timestamp_ms
+        for letter in dead:
+            metrics.EVENTS.labels(letter.topic, "dead_letter").inc()
+            metrics.DEAD_LETTERS.labels(letter.topic).inc()
+            log.warning("dead letter %s", letter.describe())
+        for topic, count in Counter(message.topic for message in sources).items():
+            metrics.EVENTS.labels(topic, "accepted").inc(count)
+        for relation, count in (("watched", applied.watched), ("liked", applied.liked), ("shared", applied.shared)):
+            metrics.EDGES_ADDED.labels(relation).inc(count)
+        metrics.DUPLICATES.inc(len(events) - applied.catalog - applied.edges)
+        metrics.BATCH_SIZE.observe(len(messages))
+        metrics.INGEST_SECONDS.observe(time.perf_counter() - start)
+        metrics.GRAPH_EDGES.set(self.store.num_edges())
+        metrics.WATERMARK.set(self.store.max_ts)
+        return IngestResult(applied, dead)
+
+    def _take(self, node_type: str, extra: np.ndarray | None = None) -> np.ndarray:
+        pending = self._pending[node_type]
+        if extra is not None:
+            pending.update(extra.tolist())
+        if len(pending) <= self.max_reembed:
+            chosen = np.fromiter(pending, np.int64, len(pending))
+            pending.clear()
+        else:
+            chosen = np.fromiter((pending.pop() for _ in range(self.max_reembed)), np.int64, self.max_reembed)
+        metrics.PENDING.labels(node_type).set(len(pending))
+        return np.sort(chosen)
+
+    def refresh(self) -> Refresh:
+        """Re-embed what changed since the last call; returns the records to publish."""
+        start = time.perf_counter()
+        dirty = self.store.take_dirty()
+        for node_type in self._pending:
+            if node_type in dirty:
+                self._pending[node_type].update(dirty[node_type].tolist())
+        trend_idx, trend_score = self.store.trending(self.trending_k)
+        users = self._take(USER)
+        contents = self._take(CONTENT, trend_idx)
+        now_ms = int(time.time() * 1000)
+        watermark = self.store.max_ts
+        records: list[VectorRecord] = []
+        if len(contents):
+            vectors = self.embedder.embed(self.store, CONTENT, contents, fanouts=self.fanouts)
+            for cid, vec in zip(self.store.external(CONTENT, contents), vectors):
+                records.append(VectorRecord("content", cid, vec, self.embedder.version, watermark, now_ms))
+            metrics.VECTORS.labels("content").inc(len(contents))
+        if len(users):
+            vectors = self.embedder.embed(self.store, USER, users, fanouts=self.fanouts)
+            done_ms = int(time.time() * 1000)
+            for u, uid, vec in zip(users.tolist(), self.store.external(USER, users), vectors):
+                seen = tuple(self.store.external(CONTENT, self.store.seen(u)))
+                records.append(VectorRecord("user", uid, vec, self.embedder.version, watermark, done_ms, seen))
+                appended = self._appended_ms.pop(u, None)
+                if appended is not None:
+                    metrics.FRESHNESS.observe(max(0.0, done_ms - appended) / 1000.0)
+            metrics.VECTORS.labels("user").inc(len(users))
+        trending = list(zip(self.store.external(CONTENT, trend_idx), trend_score.tolist()))
+        for node_type in NODE_TYPES:
+            metrics.GRAPH_NODES.labels(node_type).set(self.store.num_nodes(node_type))
+        if records:
+            metrics.REEMBED_SECONDS.observe(time.perf_counter() - start)
+        return Refresh(records, trending)
