@@ -43,10 +43,7 @@ def _walk_one(ring: EdgeRing, out: bool, head: int) -> list[int]:
     cur = head
     while cur >= lo:
         eids.append(cur)
-        delta = int(enc[cur & mask if mask is not None else cur % cap]) >> 1
-        if delta == 0:
-            break
-        cur -= delta
+        cur -= int(enc[cur & mask if mask is not None else cur % cap]) >> 1
     return eids
 
 

@@ -56,7 +56,8 @@ class Subgraph:
             store.batch_size = int(self.num_seeds.get(nt, 0))
             if x is not None and nt in x:
                 if int(x[nt].shape[0]) != ids.shape[0]:
-                    raise ValueError(f"x[{nt!r}] has {int(x[nt].shape[0])} rows but the subgraph has {ids.shape[0]} {nt} nodes")
+                    rows = int(x[nt].shape[0])
+                    raise ValueError(f"x[{nt!r}] has {rows} rows but the subgraph has {ids.shape[0]} {nt} nodes")
                 store.x = x[nt]
         for et, ei in self.edge_index.items():
             data[et].edge_index = ei
@@ -79,25 +80,32 @@ class _LazyLocal(dict):
 
 
 class _LocalIds:
-    """Global -> local id map of one node type, built up hop by hop."""
+    """Global -> local id map of one node type, built up hop by hop (int32: half the cache)."""
 
     def __init__(self, num_nodes: int) -> None:
-        self.local = np.full(num_nodes, -1, dtype=np.int64)
+        self.local = np.full(num_nodes, -1, dtype=np.int32)
         self.parts: list[np.ndarray] = []
         self.count = 0
 
-    def add_new(self, nodes: np.ndarray) -> np.ndarray:
-        """Give local ids to the nodes not yet present (duplicates once); returns them, in order."""
-        cand = nodes[self.local[nodes] < 0]
-        if cand.size == 0:
-            return cand
-        marks = -2 - np.arange(cand.shape[0], dtype=np.int64)
+    def add(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Local ids of ``nodes``, giving new ones to nodes not yet present (duplicates once).
+
+        Returns (local ids of all ``nodes`` as int32, the newly added nodes in order).
+        """
+        nodes = nodes.astype(np.intp, copy=False)  # int32 indices cost a conversion per use
+        loc = self.local[nodes]
+        miss = loc < 0
+        if not miss.any():
+            return loc, nodes[:0]
+        cand = nodes[miss]
+        marks = np.arange(-2, -2 - cand.shape[0], -1, dtype=np.int32)
         self.local[cand] = marks
         new = cand[self.local[cand] == marks]  # one winner per distinct node
-        self.local[new] = np.arange(self.count, self.count + new.shape[0])
+        self.local[new] = np.arange(self.count, self.count + new.shape[0], dtype=np.int32)
         self.count += new.shape[0]
         self.parts.append(new)
-        return new
+        loc[miss] = self.local[cand]
+        return loc, new
 
 
 def sample(
@@ -132,7 +140,7 @@ def sample(
         for nt, ids in seeds.items():
             check_node_type(nt)
             v = as_node_index(ids, f"seeds[{nt!r}]", nt, store.num_nodes(nt))
-            new = local[nt].add_new(v)
+            _, new = local[nt].add(v)
             if new.shape[0] != v.shape[0]:
                 raise ValueError(f"seeds[{nt!r}] contains duplicate node ids")
             frontier[nt], num_seeds[nt] = v, int(v.shape[0])
@@ -146,19 +154,16 @@ def sample(
                     continue
                 ring, out = store._relation(reverse(et))
                 if strategy == "recent":
-                    w, e, ts = selection.recent(ring, out, targets, k, before)
+                    got = selection.recent(ring, out, targets, k, before)
                 else:
                     w, e = selection.uniform(ring, out, targets, k, before, gen)
-                    ts = ring.ts_at(e)
-                if e.size == 0:
+                    got = selection.picked(ring, out, w, e)
+                if got.eid.size == 0:
                     continue
-                pos = ring.pos(e)
-                nbr = (ring.dst if out else ring.src)[pos].astype(np.int64)
-                grown.setdefault(src_t, []).append(local[src_t].add_new(nbr))
-                row0 = local[src_t].local[nbr]
-                row1 = local[dst_t].local[targets][w]
-                attr = ring.attr if ring.attr is not None else None
-                found.setdefault(et, []).append((row0, row1, ts, attr[pos] if attr is not None else None))
+                row0, new = local[src_t].add(got.nbr)
+                grown.setdefault(src_t, []).append(new)
+                row1 = local[dst_t].local[targets][got.walker]
+                found.setdefault(et, []).append((row0, row1, got.ts, got.attr))
             frontier = {nt: np.concatenate(parts) for nt, parts in grown.items()}
         return _assemble(local, num_seeds, found)
 
@@ -167,15 +172,16 @@ def _assemble(local: dict[str, _LocalIds], num_seeds: dict[str, int], found: dic
     import torch  # imported on first use: plain store users need not pay for torch
 
     node_ids = {
-        nt: (np.concatenate(local[nt].parts) if len(local[nt].parts) > 1 else local[nt].parts[0])
+        nt: (np.concatenate(local[nt].parts) if len(local[nt].parts) > 1 else local[nt].parts[0]).astype(np.int64)
         for nt in NODE_TYPES
         if nt in local and local[nt].count
     }
     sub = Subgraph(node_ids=node_ids, num_seeds={nt: num_seeds.get(nt, 0) for nt in node_ids})
     for et, parts in found.items():
-        sub.edge_index[et] = torch.from_numpy(
-            np.stack([np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])])
-        )
+        index = np.empty((2, sum(p[0].shape[0] for p in parts)), dtype=np.int64)
+        np.concatenate([p[0] for p in parts], out=index[0], casting="unsafe")
+        np.concatenate([p[1] for p in parts], out=index[1], casting="unsafe")
+        sub.edge_index[et] = torch.from_numpy(index)
         sub.edge_time[et] = torch.from_numpy(np.concatenate([p[2] for p in parts]))
         if et in EDGE_ATTR or reverse(et) in EDGE_ATTR:
             sub.edge_attr[et] = torch.from_numpy(np.concatenate([p[3] for p in parts]))

@@ -3,7 +3,8 @@
 Each edge is written once: ``src``, ``dst`` (int32), a timestamp relative to its segment's base
 (int32), an optional float32 attribute, and two int32 back-pointers, one per direction: the
 distance (in edge ids) to the previous edge of the same source node and of the same target
-node, shifted left by one. A node's edges therefore form a backward chain from its head, newest
+node, shifted left by one (``MAX_DELTA`` when there is none: the live span is kept below it,
+so that distance always leads under ``lo``). A node's edges therefore form a backward chain from its head, newest
 insertion first, which is what the sampler walks. 20 bytes per edge (24 with an attribute) cover
 both directions.
 
@@ -53,12 +54,15 @@ class Side:
             self.head = grow(self.head, n, -1)
             self.deg = grow(self.deg, n, 0)
 
-    def link(self, nodes: np.ndarray, ts: np.ndarray, late: np.ndarray, first_eid: int, order: np.ndarray) -> np.ndarray:
+    def link(
+        self, nodes: np.ndarray, ts: np.ndarray, late: np.ndarray, first_eid: int, order: np.ndarray
+    ) -> np.ndarray:
         """Chain a time-sorted batch of new edges (ids ``first_eid + i``) onto their nodes.
 
         ``order`` is a stable argsort of ``nodes``; ``late`` marks edges older than their
-        node's newest edge. Returns the encoded back-pointers ``delta << 1 | late`` (delta 0 =
-        no previous edge).
+        node's newest edge. Returns the encoded back-pointers ``delta << 1 | late``; a chain's
+        first edge gets ``MAX_DELTA``, which always lands below ``lo`` because the live span
+        is kept under it.
 
         Shapes:
             nodes: [n] int32, ts: [n] int64 ascending, late: [n] bool, order: [n] -> [n] int32
@@ -78,7 +82,7 @@ class Side:
         prev[order] = prev_sorted
         enc = np.arange(first_eid, first_eid + n, dtype=np.int64)
         enc -= prev
-        enc[(prev < 0) | (enc > MAX_DELTA)] = 0
+        enc[(prev < 0) | (enc > MAX_DELTA)] = MAX_DELTA  # lands below ``lo``: the chain ends
         enc <<= 1
         enc |= late
         ends = np.empty_like(starts)
@@ -274,11 +278,8 @@ class EdgeRing:
         Shapes: [n] each -> prev [n] int64, alive [n] bool, late [n] bool
         """
         enc = (self.pout if out else self.pin)[pos]
-        delta = enc >> 1
-        prev = cur - delta
-        alive = prev >= self.lo
-        alive &= delta > 0
-        return prev, alive, (enc & 1).view(np.bool_) if enc.dtype == np.int8 else (enc & 1) == 1
+        prev = cur - (enc >> 1)
+        return prev, prev >= self.lo, (enc & 1) == 1
 
     def newest_ts(self, out: bool, nodes: np.ndarray) -> np.ndarray:
         """Largest live timestamp per node (-1 if none): walk back to the first non-late edge.

@@ -1,14 +1,17 @@
 """Choosing up to k neighbours per node: the most recent ones, or uniformly without replacement.
 
-Both return parallel (walker, edge id) arrays like ``chains``; ``recent`` also returns the
-timestamps it read.
+``recent`` returns a ``Picked`` (walker, edge id, ts, neighbour, attribute) because it reads
+them all in one pass; ``uniform`` returns (walker, edge id) like ``chains`` and ``picked``
+gathers the rest.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from graph_store.chains import EMPTY, cat, hits_of, side_of, edges_of, scan_threshold
+from graph_store.chains import EMPTY, cat, edges_of, hits_of, scan_threshold, side_of
 from graph_store.segments import EdgeRing, group_by_node
 
 #: A ``recent`` walk takes at most ``WALK_STEPS_PER_K * k + WALK_EXTRA_STEPS`` steps.
@@ -39,27 +42,62 @@ def _top_k(walker: np.ndarray, eids: np.ndarray, ts: np.ndarray, k: int) -> np.n
     return _first_k(walker, np.lexsort((-eids, -ts, walker)), k)
 
 
-def recent(
-    ring: EdgeRing, out: bool, nodes: np.ndarray, k: int, before: int | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@dataclass
+class Picked:
+    """Chosen edges as parallel arrays: walker (index into the queried nodes), edge id, ts,
+    the neighbour at the other end, and the attribute (None for types without one).
+
+    Shapes: every field [E]; walker, eid, ts int64; nbr int32; attr float32.
+    """
+
+    walker: np.ndarray
+    eid: np.ndarray
+    ts: np.ndarray
+    nbr: np.ndarray
+    attr: np.ndarray | None
+
+    def take(self, idx: np.ndarray) -> Picked:
+        """The rows ``idx`` (indices or a boolean mask)."""
+        attr = self.attr[idx] if self.attr is not None else None
+        return Picked(self.walker[idx], self.eid[idx], self.ts[idx], self.nbr[idx], attr)
+
+    @staticmethod
+    def concat(parts: list[Picked]) -> Picked:
+        """Rows of all ``parts`` in order (at least one part)."""
+        attr = None if parts[0].attr is None else np.concatenate([p.attr for p in parts])  # type: ignore[misc]
+        fields = [np.concatenate([getattr(p, f) for p in parts]) for f in ("walker", "eid", "ts", "nbr")]
+        return Picked(*fields, attr)
+
+
+def picked(ring: EdgeRing, out: bool, walker: np.ndarray, eids: np.ndarray, ts: np.ndarray | None = None) -> Picked:
+    """Gather timestamps, neighbours and attributes of chosen edges."""
+    pos = ring.pos(eids)
+    ts = ring.ts_at(eids, pos) if ts is None else ts
+    attr = ring.attr[pos] if ring.attr is not None else None
+    return Picked(walker, eids, ts, (ring.dst if out else ring.src)[pos], attr)
+
+
+def recent(ring: EdgeRing, out: bool, nodes: np.ndarray, k: int, before: int | None = None) -> Picked:
     """Up to ``k`` edges per node with the largest (ts, insertion) among those with ts < ``before``.
 
     Each chain is walked back until it holds k non-late keepers (each bounds every older edge,
     see ``segments``) or ends; walkers that also met late keepers are trimmed to the top k.
-    Chains that would need more than ``WALK_STEPS_PER_K * k + WALK_EXTRA_STEPS`` steps (typically a busy node and a
-    ``before`` in the past) are answered by ``_recent_scan``. ``nodes`` must be distinct.
+    Chains that would need more than ``WALK_STEPS_PER_K * k + WALK_EXTRA_STEPS`` steps
+    (typically a busy node and a ``before`` in the past) are answered by ``_recent_scan``.
+    The neighbour and attribute are read in the same step as the timestamp, while the edge's
+    row is in cache. ``nodes`` must be distinct.
 
     Shapes:
-        nodes: [m] -> walker: [E] int64, eid: [E] int64, ts: [E] int64
+        nodes: [m] -> Picked with [E] fields
     """
     if k < 0:
         w, e = edges_of(ring, out, nodes, before)
-        return w, e, ring.ts_at(e)
+        return picked(ring, out, w, e)
     side = side_of(ring, out)
     heads = side.head[nodes]
     live = heads >= ring.lo
     if k == 0 or not live.any():
-        return EMPTY, EMPTY, EMPTY
+        return picked(ring, out, EMPTY, EMPTY)
     to_scan = EMPTY
     max_steps = WALK_STEPS_PER_K * k + WALK_EXTRA_STEPS
     if before is not None:  # busy nodes whose newest edge is past the cutoff: scan instead
@@ -67,59 +105,61 @@ def recent(
         busy = busy[ring.ts_at(heads[busy]) >= before]
         live[busy] = False
         to_scan = busy
+    nbr_col = ring.dst if out else ring.src
+    attr_col = ring.attr
     active = np.flatnonzero(live)
     cur = heads[active]
-    n_in = np.zeros(active.shape[0], dtype=np.int64)  # non-late keepers so far
+    # non-late keepers so far (without ``before``: minus the late ones, plus the steps taken)
+    n_in = np.zeros(active.shape[0], dtype=np.int64)
     extra = np.zeros(nodes.shape[0], dtype=bool)  # walker kept a late edge: trim at the end
-    ws, es, tss = [], [], []
-    for _ in range(max_steps):
+    steps: list[Picked] = []
+    enc_col = ring.pout if out else ring.pin
+    for s in range(max_steps):
         if active.size == 0:
             break
         pos = ring.pos(cur)
-        ts = ring.ts_at(cur, pos)
-        nxt, alive, late = ring.back(out, cur, pos)
-        if before is None:
-            ws.append(active)
-            es.append(cur)
-            tss.append(ts)
-            n_in += ~late
+        step = Picked(active, cur, ring.ts_at(cur, pos), nbr_col[pos], attr_col[pos] if attr_col is not None else None)
+        late = enc_col[pos]
+        nxt = cur - (late >> 1)
+        alive = nxt >= ring.lo
+        late &= 1
+        if before is None:  # every edge is a keeper: n_in = steps taken - late ones
+            steps.append(step)
+            if late.any():
+                n_in -= late
+                extra[active[late == 1]] = True
+            if s + 1 >= k:  # nobody can hold k before step k
+                alive &= n_in + (s + 1) < k
+        else:
+            keep = step.ts < before
+            steps.append(step.take(keep))
+            late = (late == 1) & keep
+            n_in += keep & ~late
             if late.any():
                 extra[active[late]] = True
+            alive &= n_in < k
+        if alive.all():
+            cur = nxt
         else:
-            keep = ts < before
-            ws.append(active[keep])
-            es.append(cur[keep])
-            tss.append(ts[keep])
-            n_in += keep & ~late
-            late_keep = keep & late
-            if late_keep.any():
-                extra[active[late_keep]] = True
-        go = alive & (n_in < k)
-        if go.all():
-            active, cur = active, nxt
-        else:
-            active, cur, n_in = active[go], nxt[go], n_in[go]
-    walker, eids, ts = cat(ws), cat(es), cat(tss)
+            active, cur, n_in = active[alive], nxt[alive], n_in[alive]
+    got = Picked.concat(steps) if steps else picked(ring, out, EMPTY, EMPTY)
     if active.size:  # too long: drop what these walkers collected and scan for them
         stuck = np.zeros(nodes.shape[0], dtype=bool)
         stuck[active] = True
-        keep = ~stuck[walker]
-        walker, eids, ts = walker[keep], eids[keep], ts[keep]
+        got = got.take(np.flatnonzero(~stuck[got.walker]))
         to_scan = np.concatenate([to_scan, active])
     if to_scan.size:
         w2, e2, t2 = _recent_scan(ring, out, nodes[to_scan], k, before)
-        walker = np.concatenate([walker, to_scan[w2]])
-        eids = np.concatenate([eids, e2])
-        ts = np.concatenate([ts, t2])
+        got = Picked.concat([got, picked(ring, out, to_scan[w2], e2, t2)])
         extra[to_scan] = True
-    if extra.any():
-        trim = extra[walker]
-        sel = _top_k(walker[trim], eids[trim], ts[trim], k)
-        rest = np.flatnonzero(~trim)
-        walker = np.concatenate([walker[rest], walker[trim][sel]])
-        eids = np.concatenate([eids[rest], eids[trim][sel]])
-        ts = np.concatenate([ts[rest], ts[trim][sel]])
-    return walker, eids, ts
+    if extra.any():  # keep the top k of walkers that also collected late edges
+        cut = np.flatnonzero(extra[got.walker])
+        keep = np.ones(got.eid.shape[0], dtype=bool)
+        keep[cut] = False
+        keep[cut[_top_k(got.walker[cut], got.eid[cut], got.ts[cut], k)]] = True
+        if not keep.all():
+            got = got.take(keep)
+    return got
 
 
 def _recent_scan(
@@ -214,7 +254,9 @@ def _uniform_scan(
     return walker[sel], eids[sel]
 
 
-def _pick(walker: np.ndarray, eids: np.ndarray, m: int, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _pick(
+    walker: np.ndarray, eids: np.ndarray, m: int, k: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """k of each walker's edges uniformly without replacement (all if it has at most k)."""
     if walker.size == 0:
         return walker, eids

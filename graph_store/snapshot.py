@@ -20,7 +20,7 @@ from graph_store.segments import EdgeRing
 if TYPE_CHECKING:
     from graph_store.store import GraphStore
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 _SIDE_FIELDS = ("head", "deg")
 _EDGE_FIELDS = ("src", "dst", "rts", "pout", "pin", "attr")
 _SEG_FIELDS = ("seg_base", "seg_min", "seg_max", "seg_pmax")

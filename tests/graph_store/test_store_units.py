@@ -1,0 +1,139 @@
+"""Hand-built cases with known answers for ids, features, edges, trending, dirty sets, eviction."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from graph_store import GraphStore
+from graph_store.schema import CONTENT, CREATED_BY, CREATOR, LIKED, SHARED, SIMILAR_TO, USER, WATCHED, reverse
+
+
+def _store(**kw: int) -> GraphStore:
+    g = GraphStore(**kw)
+    g.index(USER, ["u0", "u1", "u2"])
+    g.index(CONTENT, ["c0", "c1", "c2", "c3"])
+    return g
+
+
+def test_ids_are_dense_stable_and_accept_ints() -> None:
+    g = GraphStore()
+    assert g.index(USER, ["a", "b", "a"]).tolist() == [0, 1, 0]
+    assert g.index(USER, [7, "7", np.int64(8)]).tolist() == [2, 2, 3]
+    assert g.index(USER, np.array([8, 9])).tolist() == [3, 4]
+    assert g.lookup(USER, ["b", "zz", 9]).tolist() == [1, -1, 4]
+    assert g.num_nodes(USER) == 5 and g.num_nodes(CONTENT) == 0
+    assert g.external(USER, np.array([4, 0])) == ["9", "a"]
+    assert g.lookup(CONTENT, ["a"]).tolist() == [-1] and g.num_nodes(CONTENT) == 0
+
+
+def test_features_grow_with_nodes_and_default_to_nan() -> None:
+    g = _store()
+    g.set_features(CONTENT, np.array([1, 3]), duration=np.array([30.0, 60.0]), emb=np.ones((2, 3)))
+    dur = g.features(CONTENT, "duration")
+    assert dur.dtype == np.float32 and dur.shape == (4,)
+    assert math.isnan(dur[0]) and dur[1] == 30.0 and dur[3] == 60.0
+    g.index(CONTENT, ["c4"])
+    assert g.features(CONTENT, "emb").shape == (5, 3)
+    assert np.isnan(g.features(CONTENT, "emb", np.array([4]))).all()
+    assert g.feature_columns(CONTENT) == ["duration", "emb"] and g.feature_columns(USER) == []
+
+
+def test_neighbors_are_time_ordered_in_both_directions() -> None:
+    g = _store()
+    assert g.add_edges(WATCHED, [0, 0, 1, 0], [2, 1, 1, 3], [50, 10, 20, 5], attr=[0.5, 0.1, 0.2, 0.05]) == 4
+    nbr, ts, attr = g.neighbors(WATCHED, 0)
+    assert nbr.tolist() == [3, 1, 2] and ts.tolist() == [5, 10, 50]
+    assert np.allclose(attr, [0.05, 0.1, 0.5])
+    nbr, ts, _ = g.neighbors(reverse(WATCHED), 1)
+    assert nbr.tolist() == [0, 1] and ts.tolist() == [10, 20]
+    assert g.neighbors(WATCHED, 0, before=10)[0].tolist() == [3]
+    _, _, attr = g.neighbors(LIKED, 0)
+    assert attr.size == 0
+    assert g.degree(WATCHED, np.array([0, 1, 2])).tolist() == [3, 1, 0]
+    assert g.degree(reverse(WATCHED), np.array([1, 2])).tolist() == [2, 1]
+    assert g.num_edges(WATCHED) == 4 and g.num_edges() == 4 and g.max_ts == 50
+
+
+def test_add_edges_is_idempotent_within_and_across_batches() -> None:
+    g = _store()
+    assert g.add_edges(LIKED, [0, 0, 0], [1, 1, 1], [7, 7, 8]) == 2
+    assert g.add_edges(LIKED, [0, 0, 1], [1, 1, 1], [7, 8, 7]) == 1
+    assert g.neighbors(LIKED, 0)[1].tolist() == [7, 8]
+    assert g.num_edges(LIKED) == 3
+
+
+def test_seen_dirty_and_trending() -> None:
+    g = _store(trending_half_life_ms=1000)
+    g.add_edges(WATCHED, [0], [1], [0], attr=[1.0])
+    g.add_edges(LIKED, [0, 1], [2, 2], [0, 0])
+    g.add_edges(SHARED, [0], [2], [1000])
+    assert g.seen(0).tolist() == [1, 2] and g.seen(2).tolist() == []
+    dirty = g.take_dirty()
+    assert dirty[USER].tolist() == [0, 1] and dirty[CONTENT].tolist() == [1, 2]
+    assert all(v.size == 0 for v in g.take_dirty().values())
+    idx, score = g.trending(5, now_ms=1000)
+    assert idx.tolist() == [2, 1]
+    assert np.allclose(score, [0.5 + 0.5 + 1.0, 0.5])
+    g.add_edges(SHARED, [0], [2], [1000])  # duplicate: not counted again
+    assert np.allclose(g.trending(1, now_ms=2000)[1], [1.0])
+
+
+def test_eviction_drops_whole_oldest_segments() -> None:
+    g = _store(segment_edges=2, retention_ms=200)
+    g.add_edges(LIKED, [0, 0, 0, 0, 0], [0, 1, 2, 3, 0], [10, 20, 150, 160, 300])
+    assert g.evict() == 2  # segment {10, 20}; segment {150, 160} is still in the window at now=300
+    assert g.neighbors(LIKED, 0)[1].tolist() == [150, 160, 300]
+    assert g.degree(reverse(LIKED), np.array([0, 1, 2])).tolist() == [1, 0, 1]
+    assert g.evict(now_ms=1000) == 3 and g.num_edges() == 0
+    # catalog facts are not evicted by default
+    g.index(CREATOR, ["k"])
+    g.add_edges(CREATED_BY, [0], [0], [1])
+    assert g.evict(now_ms=10**9) == 0 and g.num_edges(CREATED_BY) == 1
+
+
+def test_max_edges_evicts_the_oldest_segment_across_types() -> None:
+    g = _store(segment_edges=2, max_edges=3)
+    g.add_edges(LIKED, [0, 0], [0, 1], [10, 20])
+    g.add_edges(SHARED, [1, 1], [0, 1], [5, 6])
+    assert g.evict() == 2
+    assert g.num_edges(SHARED) == 0 and g.num_edges(LIKED) == 2
+
+
+def test_out_of_order_and_far_timestamps_read_back_exactly() -> None:
+    g = _store(segment_edges=4)
+    far = [2**40, 3, 2**35 + 1, 0]
+    for t in far:
+        g.add_edges(LIKED, [0], [1], [t])
+    assert g.neighbors(LIKED, 0)[1].tolist() == sorted(far)
+    assert g.add_edges(LIKED, [0] * 4, [1] * 4, far) == 0
+
+
+def test_similar_to_carries_its_attribute_both_ways() -> None:
+    g = _store()
+    g.add_edges(SIMILAR_TO, [0, 0], [0, 1], [1, 2], attr=[1.0, 0.25])
+    assert g.neighbors(SIMILAR_TO, 0)[0].tolist() == [0, 1]
+    nbr, _, attr = g.neighbors(reverse(SIMILAR_TO), 1)
+    assert nbr.tolist() == [0] and attr.tolist() == [0.25]
+
+
+def test_snapshot_keeps_unicode_ids_features_and_watermark(tmp_path) -> None:
+    g = _store()
+    g.index(USER, ["é-ü", "", "日本"])
+    g.set_features(USER, np.array([3, 5]), emb=np.arange(4.0).reshape(2, 2))
+    g.add_edges(WATCHED, [3, 5], [0, 1], [1, 2], attr=[0.5, np.nan])
+    path = tmp_path / "g.npz"
+    g.save(path, {"watch/0": 10, "like/3": 0})
+    h, wm = GraphStore.load(path)
+    assert wm == {"watch/0": 10, "like/3": 0}
+    assert h.external(USER, np.arange(6)) == ["u0", "u1", "u2", "é-ü", "", "日本"]
+    assert h.lookup(USER, ["日本"]).tolist() == [5]
+    assert np.array_equal(h.features(USER, "emb"), g.features(USER, "emb"), equal_nan=True)
+    nbr, ts, attr = h.neighbors(reverse(WATCHED), 1)
+    assert nbr.tolist() == [5] and ts.tolist() == [2] and np.isnan(attr[0])
+    assert h.max_ts == 2 and sorted(tmp_path.iterdir()) == [path]
+    with pytest.raises(ValueError, match=r"watermark\['x'\] = 1.5 is not an int"):
+        g.save(tmp_path / "bad.npz", {"x": 1.5})  # type: ignore[dict-item]
+    assert sorted(tmp_path.iterdir()) == [path]
