@@ -72,7 +72,12 @@ class EmbeddingsFollower(threading.Thread):
                 if message.key == TRENDING_KEY:
                     self.recommender.set_trending(decode_trending(message.value))
                 else:
-                    vectors.append(decode(message.value))
+                    record = decode(message.value)
+                    dim = self.recommender.dim
+                    if dim is not None and record.vector.shape != (dim,):
+                        raise InvalidVector(f"{record.kind} {record.id} has dim {record.vector.shape[0]}; "
+                                            f"the index has {dim} (a record of another model?)")
+                    vectors.append(record)
                 metrics.EMBEDDINGS_CONSUMED.labels("ok").inc()
             except InvalidVector as exc:
                 metrics.EMBEDDINGS_CONSUMED.labels("invalid").inc()

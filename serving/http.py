@@ -99,7 +99,7 @@ async def user(request: web.Request) -> web.Response:
 
 async def healthz(request: web.Request) -> web.Response:
     rec = request.app[RECOMMENDER]
-    return web.json_response({"status": "ok", "content_vectors": len(rec.index), "user_vectors": rec.num_users()})
+    return web.json_response({"status": "ok", "content_vectors": rec.num_content(), "user_vectors": rec.num_users()})
 
 
 async def prometheus(_: web.Request) -> web.Response:

@@ -40,15 +40,25 @@ class Recommendations:
 class Recommender:
     """User vectors, the content index and the trending fallback, updated by records."""
 
-    def __init__(self, dim: int) -> None:
-        self.index = ContentIndex(dim)
+    def __init__(self, dim: int | None = None) -> None:
+        """``dim`` may be left to the first vector applied (a replica learns it from the topic)."""
+        self._index = ContentIndex(dim) if dim is not None else None
         self._users: dict[str, UserState] = {}
         self._trending: list[tuple[str, float]] = []
         self._lock = threading.Lock()
 
     @property
-    def dim(self) -> int:
-        return self.index.dim
+    def dim(self) -> int | None:
+        return None if self._index is None else self._index.dim
+
+    @property
+    def index(self) -> ContentIndex:
+        if self._index is None:
+            raise LookupError("no vector has been applied yet, so the index has no dimension")
+        return self._index
+
+    def num_content(self) -> int:
+        return 0 if self._index is None else len(self._index)
 
     def num_users(self) -> int:
         return len(self._users)
@@ -60,6 +70,8 @@ class Recommender:
         now_ms = time.time() * 1000.0
         n = 0
         for record in records:
+            if self._index is None:
+                self._index = ContentIndex(int(record.vector.shape[0]))
             if record.vector.shape != (self.dim,):
                 raise ValueError(
                     f"{record.kind} {record.id}: vector has shape {record.vector.shape}; index dim is {self.dim}"
@@ -76,7 +88,7 @@ class Recommender:
                     self._users[record.id] = state
         if content_ids:
             self.index.upsert(content_ids, np.stack(content_vecs))
-        metrics.INDEX_SIZE.labels("content").set(len(self.index))
+        metrics.INDEX_SIZE.labels("content").set(self.num_content())
         metrics.INDEX_SIZE.labels("user").set(len(self._users))
         return n
 
@@ -91,5 +103,5 @@ class Recommender:
         state = self._users.get(user_id)
         if state is None:
             return Recommendations(user_id, self._trending[:k], "trending", None, None)
-        items = self.index.search(state.vector, k, exclude=state.seen)
+        items = self._index.search(state.vector, k, exclude=state.seen) if self._index is not None else []
         return Recommendations(user_id, items, "personal", state.model_version, state.event_ms)

@@ -72,12 +72,12 @@ def run_worker(settings: Settings, *, serve: bool) -> int:
 
 
 def run_serve(settings: Settings) -> int:
-    """A serving replica: bootstrap from the compacted embeddings topic, follow it, answer HTTP."""
-    from serving.vectors import decode  # noqa: F401  (imported for its errors early)
+    """A serving replica: bootstrap from the compacted embeddings topic, follow it, answer HTTP.
 
+    It needs no model: vectors (and their dimension) come from the topic.
+    """
     _prepare(settings)
-    dim = _load_embedder(settings).dim
-    recommender = Recommender(dim)
+    recommender = Recommender()
     follower = EmbeddingsFollower(recommender, settings.bootstrap, settings.topic("embeddings"))
     follower.start()
 

@@ -74,3 +74,10 @@ def test_vector_record_round_trip() -> None:
 def test_bad_vector_records_raise(payload: bytes) -> None:
     with pytest.raises(InvalidVector):
         decode(payload)
+
+
+def test_a_replica_learns_the_dimension_from_the_first_vector() -> None:
+    rec = Recommender()
+    assert rec.dim is None and rec.recommend("u", 3).items == []
+    rec.apply([record("content", "a", [1, 0, 0]), record("user", "u", [1, 0, 0])])
+    assert rec.dim == 3 and rec.recommend("u", 3).items == [("a", 1.0)]
