@@ -25,6 +25,9 @@ from streams.updater import Updater
 
 log = logging.getLogger(__name__)
 
+#: `run` trains a model only when none exists; this bounds how long that takes.
+TRAIN_MINUTES_IN_RUN = 15.0
+
 
 def _load_embedder(settings: Settings):  # -> model.embedder.Embedder
     from model.embedder import Embedder
@@ -66,8 +69,8 @@ def _run_faust(app: faust.App) -> int:
 
 
 def run_worker(settings: Settings, *, serve: bool) -> int:
+    app, _, _ = build_worker(settings, serve=serve)  # first: a missing model fails before Kafka starts
     _prepare(settings)
-    app, _, _ = build_worker(settings, serve=serve)
     return _run_faust(app)
 
 
@@ -106,9 +109,11 @@ def run_all(settings: Settings, *, rate: float | None, limit: int | None, epochs
     if not path.exists():
         from model.train import train
 
-        print(f"no checkpoint at {path}: training one on {settings.dataset} first", flush=True)
         path = settings.trained_checkpoint()
-        train(settings.dataset, path, **({"epochs": epochs} if epochs is not None else {}))
+        print(f"no checkpoint yet: training one on {settings.dataset} into {path} "
+              f"(at most {TRAIN_MINUTES_IN_RUN:g} minutes)", flush=True)
+        train(settings.dataset, path, max_minutes=TRAIN_MINUTES_IN_RUN,
+              **({"epochs": epochs} if epochs is not None else {}))
     dataset = load_dataset(settings.dataset)
     sample_user = str(dataset.interactions.user[0])
     base = f"http://{settings.http_host}:{settings.http_port}"
