@@ -37,4 +37,6 @@ FRESHNESS = Histogram(
     "Per user vector: time from the newest event's Kafka append to the vector being computed",
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0),
 )
-WATERMARK = Gauge("freshrec_event_time_watermark_ms", "Newest event time folded into the graph (epoch ms)")
+WATERMARK = Gauge(
+    "freshrec_event_time_watermark_seconds", "Newest event time folded into the graph (epoch seconds)"
+)

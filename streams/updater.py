@@ -101,7 +101,7 @@ class Updater:
         metrics.BATCH_SIZE.observe(len(messages))
         metrics.INGEST_SECONDS.observe(time.perf_counter() - start)
         metrics.GRAPH_EDGES.set(self.store.num_edges())
-        metrics.WATERMARK.set(self.store.max_ts)
+        metrics.WATERMARK.set(self.store.max_ts / 1000.0)
         return IngestResult(applied, dead)
 
     def _take(self, node_type: str, extra: np.ndarray | None = None) -> np.ndarray:
