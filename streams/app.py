@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 import faust
 import mode
@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 
 def build_app(settings: Settings, updater: Updater, publisher: Publisher, web_app: web.Application, *,
-              http_port: int, on_ready: Callable[[], Awaitable[None]] | None = None) -> faust.App:
+              http_port: int, restored: Mapping[str, int] | None = None,
+              on_ready: Callable[[], Awaitable[None]] | None = None) -> faust.App:
     app = faust.App(
         f"{settings.topic_prefix}-worker",
         broker=[f"kafka://{host}" for host in settings.bootstrap.split(",")],
@@ -52,6 +53,8 @@ def build_app(settings: Settings, updater: Updater, publisher: Publisher, web_ap
             await self.producer.start()
             publisher.send = lambda key, value: self.producer.send(embeddings_topic, key=key, value=value)
             self.consumer = EventConsumer(settings, updater, self.producer, on_fatal=app.crash)
+            if restored:
+                self.consumer.restore(restored)
             self.runner = await http.start(web_app, settings.http_host, http_port)
             log.info("HTTP on http://%s:%d", settings.http_host, http_port)
             if on_ready is not None:
@@ -72,6 +75,18 @@ def build_app(settings: Settings, updater: Updater, publisher: Publisher, web_ap
                 refresh = await loop.run_in_executor(None, updater.refresh)
                 await publisher.publish(refresh)
                 await self.sleep(max(0.0, settings.reembed_interval_s - (loop.time() - started)))
+
+        @mode.Service.task
+        async def _snapshot(self) -> None:
+            if not settings.snapshot_interval_s:
+                return
+            path = settings.snapshot_path()
+            while not self.should_stop:
+                await self.sleep(settings.snapshot_interval_s)
+                started = asyncio.get_running_loop().time()
+                offsets = await self.consumer.snapshot(path)
+                log.info("graph snapshot at %s covers %d events (%.2fs)", path, sum(offsets.values()),
+                         asyncio.get_running_loop().time() - started)
 
         async def on_stop(self) -> None:
             self.consumer.stop()

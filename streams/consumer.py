@@ -19,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
@@ -60,6 +61,20 @@ class EventConsumer:
         self._uncommitted: dict[TopicPartition, int] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self._stopping = asyncio.Event()
+
+    def restore(self, offsets: Mapping[str, int]) -> None:
+        """Resume from a snapshot: ``{"topic:partition": next offset}`` it covers."""
+        for key, offset in offsets.items():
+            topic, _, partition = key.rpartition(":")
+            self.applied[TopicPartition(topic, int(partition))] = int(offset)
+
+    async def snapshot(self, path: Path) -> dict[str, int]:
+        """Save the graph with exactly the offsets it holds (no batch is half-applied meanwhile)."""
+        async with self.lock:
+            offsets = {f"{tp.topic}:{tp.partition}": offset for tp, offset in self.applied.items()}
+            path.parent.mkdir(parents=True, exist_ok=True)
+            await asyncio.get_running_loop().run_in_executor(None, self.updater.store.save, path, offsets)
+        return offsets
 
     async def seek_assigned(self, assigned: list[TopicPartition]) -> None:
         assert self._consumer is not None

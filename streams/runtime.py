@@ -48,14 +48,22 @@ def _prepare(settings: Settings) -> None:
 def build_worker(settings: Settings, *, serve: bool,
                  on_ready: Callable[[], Awaitable[None]] | None = None) -> tuple[faust.App, Updater, Recommender | None]:
     embedder = _load_embedder(settings)
-    store = GraphStore()
+    store, restored = GraphStore(), {}
+    snapshot = settings.snapshot_path()
+    if settings.snapshot_interval_s and snapshot.exists():
+        store, restored = GraphStore.load(snapshot)
+        log.info("restored the graph from %s: %d edges, %d events; reading the log after them",
+                 snapshot, store.num_edges(), sum(restored.values()))
     topic_kinds = {settings.topic(kind.value): kind for kind in EventKind}
     updater = Updater(store, embedder, topic_kinds, trending_k=settings.trending_k,
                       max_reembed=settings.max_reembed, fanouts=settings.fanouts)
+    if restored:
+        updater.mark_all_dirty()
     recommender = Recommender(embedder.dim) if serve else None
     web_app = http.build_app(recommender)
     port = settings.http_port if serve else settings.worker_metrics_port
-    app = build_app(settings, updater, Publisher(recommender), web_app, on_ready=on_ready, http_port=port)
+    app = build_app(settings, updater, Publisher(recommender), web_app, on_ready=on_ready, http_port=port,
+                    restored=restored)
     return app, updater, recommender
 
 

@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     trending_k: int = Field(200, ge=0, description="trending content re-embedded each tick and used as fallback")
     max_reembed: int = Field(20000, ge=1, description="cap on nodes re-embedded per tick; the rest wait")
     fanouts: tuple[int, ...] = (10, 10)
+    snapshot_interval_s: float = Field(30.0, ge=0, description="graph snapshot period; 0 turns snapshots off")
 
     @property
     def bootstrap(self) -> str:
@@ -60,6 +61,10 @@ class Settings(BaseSettings):
         trained = self.trained_checkpoint()
         shipped = REPO_ROOT / "model" / "checkpoints" / f"{self.dataset}.pt"
         return shipped if shipped.exists() and not trained.exists() else trained
+
+    def snapshot_path(self) -> Path:
+        """This worker's graph snapshot (one per topic prefix and worker id)."""
+        return self.state_dir / "graph" / f"{self.topic_prefix}-{self.worker_id}.npz"
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}.{name}"

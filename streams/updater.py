@@ -67,6 +67,11 @@ class Updater:
         self._pending: dict[str, set[int]] = {USER: set(), CONTENT: set()}
         self._appended_ms: dict[int, int] = {}  # user idx -> newest Kafka time of their events
 
+    def mark_all_dirty(self) -> None:
+        """Queue every user and content node for re-embedding (after a restore)."""
+        for node_type in self._pending:
+            self._pending[node_type].update(range(self.store.num_nodes(node_type)))
+
     def ingest(self, messages: Sequence[RawMessage]) -> IngestResult:
         start = time.perf_counter()
         events, dead, sources = [], [], []
@@ -126,8 +131,11 @@ class Updater:
         trend_idx, trend_score = self.store.trending(self.trending_k)
         users = self._take(USER)
         contents = self._take(CONTENT, trend_idx)
-        now_ms = int(time.time() * 1000)
+        # Seen lists first, then the watermark: every item a record lists is at or before its
+        # event_ms. Edges that land while the model runs make their users dirty again.
+        seen = [tuple(self.store.external(CONTENT, self.store.seen(u))) for u in users.tolist()]
         watermark = self.store.max_ts
+        now_ms = int(time.time() * 1000)
         records: list[VectorRecord] = []
         if len(contents):
             vectors = self.embedder.embed(self.store, CONTENT, contents, fanouts=self.fanouts)
@@ -137,9 +145,8 @@ class Updater:
         if len(users):
             vectors = self.embedder.embed(self.store, USER, users, fanouts=self.fanouts)
             done_ms = int(time.time() * 1000)
-            for u, uid, vec in zip(users.tolist(), self.store.external(USER, users), vectors):
-                seen = tuple(self.store.external(CONTENT, self.store.seen(u)))
-                records.append(VectorRecord("user", uid, vec, self.embedder.version, watermark, done_ms, seen))
+            for u, uid, vec, items in zip(users.tolist(), self.store.external(USER, users), vectors, seen):
+                records.append(VectorRecord("user", uid, vec, self.embedder.version, watermark, done_ms, items))
                 appended = self._appended_ms.pop(u, None)
                 if appended is not None:
                     metrics.FRESHNESS.observe(max(0.0, done_ms - appended) / 1000.0)

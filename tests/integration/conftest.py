@@ -49,6 +49,20 @@ def http_json(url: str) -> tuple[int, dict]:
         return exc.code, json.loads(exc.read() or b"{}")
 
 
+def metric_sum(base_url: str, name: str, **labels: str) -> float:
+    """Sum of the samples of ``name`` whose labels include ``labels``, read from /metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"{base_url}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                total += sample.value
+    return total
+
+
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.25):
     """Poll ``predicate`` until it returns something truthy; fail naming ``what`` after ``timeout``."""
     deadline = time.monotonic() + timeout
@@ -91,6 +105,7 @@ class WorkerFactory:
             FRESHREC_KAFKA_BOOTSTRAP=self.kafka_bootstrap, FRESHREC_TOPIC_PREFIX=self.topic_prefix,
             FRESHREC_HTTP_PORT=str(port), FRESHREC_CHECKPOINT=str(self.checkpoint),
             FRESHREC_STATE_DIR=str(self.tmp_path / "state"), FRESHREC_REEMBED_INTERVAL_S="0.5",
+            FRESHREC_SNAPSHOT_INTERVAL_S="1",
         )
         log_path = self.tmp_path / f"worker-{len(self.started)}.log"
         with log_path.open("w") as log:
