@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -147,6 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        # Client libraries narrate every connection at INFO; keep their warnings only.
+        for name in ("kafka", "aiokafka", "faiss.loader"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.")
     try:
         return int(args.func(args) or 0)
     except ValidationError as exc:
