@@ -53,7 +53,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from model.evaluate import evaluate
 
-    for path in evaluate(args.dataset, out_dir=args.out_dir, seed=args.seed):
+    for path in evaluate(args.dataset, seed=args.seed):
         print(f"wrote {path}")
     return 0
 
@@ -111,9 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-minutes", type=float, default=None, help="stop training after this long")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="GNN and baselines side by side; writes Markdown and JSON tables")
+    p = sub.add_parser("evaluate", help="GNN and baselines side by side; writes docs/results/*.md and .json")
     p.add_argument("--dataset", default="movielens", choices=("movielens", "kuairand"))
-    p.add_argument("--out-dir", type=Path, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_evaluate)
 
