@@ -19,6 +19,7 @@ from graph_store.schema import (
     check_node_type, reverse,
 )
 from graph_store.segments import EdgeRing, Side
+from graph_store.timed import TimedIndex
 from graph_store.trending import Trending
 
 
@@ -63,6 +64,7 @@ class GraphStore:
         self._trending = Trending(self.trending_half_life_ms)
         self._dirty = {nt: np.zeros(0, dtype=bool) for nt in NODE_TYPES}
         self._max_ts = -1
+        self._timed: dict[tuple[EdgeType, bool], TimedIndex] = {}  # past-time degree indexes
 
     # -- node ids and features ----------------------------------------------------------------
     def _sides(self, node_type: str) -> list[Side]:
@@ -211,13 +213,35 @@ class GraphStore:
             nbr = (ring.dst if out else ring.src)[pos].astype(np.int64)
             return nbr, ts, ring.attr_at(pos)
 
-    def degree(self, edge_type: EdgeType, nodes: np.ndarray) -> np.ndarray:
-        """Live out-degree of ``nodes`` along ``edge_type`` (forward or reverse). Shapes: [n] int64."""
+    def degree(self, edge_type: EdgeType, nodes: np.ndarray, before: int | None = None) -> np.ndarray:
+        """Live out-degree of ``nodes`` along ``edge_type`` (forward or reverse), counting only
+        edges with ts < ``before`` if given. Shapes: [n] int64."""
         ring, out = self._relation(edge_type)
         with self._lock:
             nt = edge_type[0]
             v = as_node_index(nodes, "nodes", nt, self.num_nodes(nt))
-            return (ring.out if out else ring.inn).deg[v].astype(np.int64)
+            if before is None:
+                return (ring.out if out else ring.inn).deg[v].astype(np.int64)
+            return self._timed_index(edge_type, ring, out).degree(v, int(before))
+
+    def last_ts(self, edge_type: EdgeType, nodes: np.ndarray, before: int | None = None) -> np.ndarray:
+        """Newest live edge time of ``nodes`` along ``edge_type`` (forward or reverse), only
+        edges with ts < ``before`` if given; -1 where there is none. Shapes: [n] int64."""
+        ring, out = self._relation(edge_type)
+        with self._lock:
+            nt = edge_type[0]
+            v = as_node_index(nodes, "nodes", nt, self.num_nodes(nt))
+            if before is None:
+                return ring.newest_ts(out, v)
+            return self._timed_index(edge_type, ring, out).last_ts(v, int(before))
+
+    def _timed_index(self, edge_type: EdgeType, ring: EdgeRing, out: bool) -> TimedIndex:
+        # built on first use after the live range moved; appends never pay for it
+        key = (tuple(edge_type), out)
+        hit = self._timed.get(key)
+        if hit is None or hit.stamp != (ring.lo, ring.hi):
+            hit = self._timed[key] = TimedIndex(ring, out)
+        return hit
 
     def num_edges(self, edge_type: EdgeType | None = None) -> int:
         """Live forward edges of ``edge_type`` (all types if None)."""

@@ -125,6 +125,22 @@ def test_store_matches_reference(cfg: dict, ops: list, tiny: bool) -> None:
 
 
 @SETTINGS
+@given(cfg=config, ops=st.lists(op, max_size=12), befores=st.lists(st.one_of(st.none(), TIMES), max_size=4))
+def test_degree_and_last_ts_before_match_reference(cfg: dict, ops: list, befores: list) -> None:
+    g, ref = _new(cfg)
+    for o in ops:
+        _apply(g, ref, o)
+        for before in befores:  # interleaved with appends and evictions: the index must follow
+            for et in TYPES:
+                for rel in (et, reverse(et)):
+                    want = [ref.out_edges(rel, v, before) for v in range(N)]
+                    assert g.degree(rel, np.arange(N), before).tolist() == [len(w) for w in want]
+                    assert g.last_ts(rel, np.arange(N), before).tolist() == [
+                        max((r[1] for r in w), default=-1) for w in want
+                    ]
+
+
+@SETTINGS
 @given(
     cfg=config,
     ops=st.lists(op, max_size=10),

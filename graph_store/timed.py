@@ -1,0 +1,71 @@
+"""Per-node edge counts and newest edge times as of a past time (``before``).
+
+The chains answer "now" questions cheaply (``Side.deg``, ``EdgeRing.newest_ts``), but a
+count strictly before some time would have to walk every edge newer than it. Training asks
+that question for every sampled node of every batch on a graph that does not change, so a
+:class:`TimedIndex` sorts one side of a ring's live edges by (node, ts) once, CSR style, and
+answers both questions with a vectorised binary search. It is rebuilt lazily when the
+ring's live range ``(lo, hi)`` has moved; appends never touch it (the hot path is unchanged).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graph_store.segments import EdgeRing
+
+
+class TimedIndex:
+    """One direction of a ring's live edges grouped by node, timestamps ascending per node.
+
+    Shapes: ``offsets`` [n_nodes + 1] int64, ``ts`` [E] int64.
+    """
+
+    def __init__(self, ring: EdgeRing, out: bool) -> None:
+        self.stamp = (ring.lo, ring.hi)
+        eids = np.arange(ring.lo, ring.hi, dtype=np.int64)
+        pos = ring.pos(eids)
+        ts = ring.ts_at(eids, pos)
+        node = (ring.src if out else ring.dst)[pos].astype(np.int64)
+        order = np.lexsort((ts, node))
+        self.ts = ts[order]
+        n = int(node.max()) + 1 if node.size else 0
+        self.offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(node, minlength=n), out=self.offsets[1:])
+
+    def _ranges(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n = self.offsets.shape[0] - 1
+        inside = nodes < n  # nodes created after the build have no edges in it
+        v = np.where(inside, nodes, 0)
+        start = np.where(inside, self.offsets[v], 0)
+        stop = np.where(inside, self.offsets[np.minimum(v + 1, n)], 0)
+        return start, stop
+
+    def first_not_before(self, nodes: np.ndarray, before: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per node, the CSR position of its first edge with ts >= ``before`` and its start.
+
+        A binary search run for all nodes at once (about log2(max degree) numpy steps).
+        """
+        start, stop = self._ranges(nodes)
+        lo, hi = start.copy(), stop.copy()
+        while True:
+            active = np.flatnonzero(lo < hi)
+            if active.size == 0:
+                return start, lo
+            mid = (lo[active] + hi[active]) >> 1
+            older = self.ts[mid] < before
+            lo[active[older]] = mid[older] + 1
+            hi[active[~older]] = mid[~older]
+
+    def degree(self, nodes: np.ndarray, before: int) -> np.ndarray:
+        """Edges with ts < ``before`` per node. Shapes: [n] -> [n] int64."""
+        start, cut = self.first_not_before(nodes, before)
+        return cut - start
+
+    def last_ts(self, nodes: np.ndarray, before: int) -> np.ndarray:
+        """Newest ts < ``before`` per node, -1 if none. Shapes: [n] -> [n] int64."""
+        start, cut = self.first_not_before(nodes, before)
+        has = cut > start
+        out = np.full(nodes.shape[0], -1, dtype=np.int64)
+        out[has] = self.ts[cut[has] - 1]
+        return out
