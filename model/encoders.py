@@ -5,8 +5,13 @@ value (0 when unknown) and an "unknown" flag, so a node with no features at all 
 encodes (to zeros plus flags) and the model learns what "unknown" means. Alongside the
 stored columns every node type gets the log-degree of each relation it sends messages
 on, counted at the sampling time ``before``: mean aggregation alone cannot see how
-popular a node is. Tags (a small, slowly growing vocabulary) also get a stable hashed
-bucket for a learned embedding; users and content never get per-id parameters.
+popular a node is. Interaction relations also get recency inputs at the same time: the
+log hours since the node's newest edge, and for watches the counts in the last 1, 7, 30
+and 365 days (the signal trending baselines live on). A :class:`TimedSource` (e.g. the
+KuaiRand exposure log) may add columns that are also computed strictly before the
+sampling time; without one (online) they encode as unknown. Tags (a small, slowly
+growing vocabulary) also get a stable hashed bucket for a learned embedding; users and
+content never get per-id parameters.
 
 The fitted parameters are plain lists and floats, saved inside the checkpoint.
 """
@@ -15,12 +20,14 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
-from graph_store.schema import MESSAGE_EDGE_TYPES, NODE_TYPES, TAG, EdgeType, NodeType
+from graph_store.schema import (
+    INTERACTIONS, MESSAGE_EDGE_TYPES, NODE_TYPES, TAG, WATCHED, EdgeType, NodeType, reverse,
+)
 
 #: A column is log-transformed when it is non-negative and spans more than this ratio.
 _LOG_SPAN = 50.0
@@ -37,52 +44,54 @@ def degree_relations(node_type: NodeType) -> list[EdgeType]:
 
 def degrees(store: Any, edge_type: EdgeType, idx: np.ndarray, before: int | None) -> np.ndarray:
     """Neighbour counts of ``idx`` along ``edge_type`` strictly before ``before`` [n] float32."""
+    return np.asarray(store.degree(edge_type, np.asarray(idx, dtype=np.int64), before), dtype=np.float32)
+
+
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+#: Windows (days) of the recent-count inputs of watch relations.
+WINDOW_DAYS: tuple[int, ...] = (1, 7, 30, 365)
+
+
+def recency_relations(node_type: NodeType) -> list[EdgeType]:
+    """Interaction relations (either direction) a ``node_type`` node owns."""
+    return [e for e in degree_relations(node_type) if e in INTERACTIONS or reverse(e) in INTERACTIONS]
+
+
+def window_relations(node_type: NodeType) -> list[EdgeType]:
+    return [e for e in recency_relations(node_type) if WATCHED in (e, reverse(e))]
+
+
+def reference_time(store: Any, before: int | None) -> int:
+    """The time inputs are computed at: ``before``, or just after the newest edge."""
+    return int(before) if before is not None else int(store.max_ts) + 1
+
+
+def hours_since_last(store: Any, edge_type: EdgeType, idx: np.ndarray, before: int | None) -> np.ndarray:
+    """Hours from the newest edge (ts < the reference time) to the reference time; NaN if
+    none. Shapes: [n] -> [n] float32."""
+    now = reference_time(store, before)
+    last = np.asarray(store.last_ts(edge_type, np.asarray(idx, dtype=np.int64), now), dtype=np.int64)
+    hours = (now - last) / HOUR_MS
+    return np.where(last >= 0, hours, np.nan).astype(np.float32)
+
+
+def window_count(store: Any, edge_type: EdgeType, idx: np.ndarray, before: int | None, days: int) -> np.ndarray:
+    """Edges in ``[now - days, now)``. Shapes: [n] -> [n] float32."""
+    now = reference_time(store, before)
     idx = np.asarray(idx, dtype=np.int64)
-    if before is None:
-        return np.asarray(store.degree(edge_type, idx), dtype=np.float32)
-    return _TimedDegrees.of(store).count(edge_type, idx, before)
+    recent = store.degree(edge_type, idx, now) - store.degree(edge_type, idx, now - days * DAY_MS)
+    return np.asarray(recent, dtype=np.float32)
 
 
-class _TimedDegrees:
-    """Degrees at a past time, for stores whose ``degree`` has no ``before``.
+class TimedSource(Protocol):
+    """Extra per-node columns known only as of a time (e.g. past engagement rates)."""
 
-    Built once per (store, edge count) from ``store.neighbors``: per relation, every
-    edge's key ``node << 42 | (ts - t0)`` sorted, so a count is two binary searches.
-    """
+    def columns(self, node_type: NodeType) -> list[str]: ...
 
-    _cache: dict[int, tuple[Any, int, _TimedDegrees]] = {}
-    _SHIFT = 42
-
-    def __init__(self, store: Any) -> None:
-        per_rel: dict[EdgeType, tuple[np.ndarray, np.ndarray]] = {}
-        for e in MESSAGE_EDGE_TYPES:
-            nodes, stamps = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
-            for v in range(store.num_nodes(e[0])):
-                ts = store.neighbors(e, v)[1]
-                nodes.append(np.full(len(ts), v, dtype=np.int64))
-                stamps.append(np.asarray(ts, dtype=np.int64))
-            per_rel[e] = (np.concatenate(nodes), np.concatenate(stamps))
-        every_ts = np.concatenate([ts for _, ts in per_rel.values()])
-        self.t0 = int(every_ts.min()) - 1 if len(every_ts) else 0
-        self.keys = {
-            e: np.sort((nodes << self._SHIFT) | (ts - self.t0)) for e, (nodes, ts) in per_rel.items()
-        }
-
-    @classmethod
-    def of(cls, store: Any) -> _TimedDegrees:
-        stamp = store.num_edges()
-        hit = cls._cache.get(id(store))
-        if hit is None or hit[0] is not store or hit[1] != stamp:
-            cls._cache = {id(store): (store, stamp, cls(store))}  # one store at a time
-            hit = cls._cache[id(store)]
-        return hit[2]
-
-    def count(self, edge_type: EdgeType, idx: np.ndarray, before: int) -> np.ndarray:
-        key = self.keys[edge_type]
-        rel = min(max(int(before) - self.t0, 0), (1 << self._SHIFT) - 1)
-        lo = np.searchsorted(key, idx << self._SHIFT, side="left")
-        hi = np.searchsorted(key, (idx << self._SHIFT) | rel, side="left")
-        return (hi - lo).astype(np.float32)
+    def values(self, store: Any, node_type: NodeType, idx: np.ndarray, before: int | None) -> np.ndarray:
+        """``[n, len(columns)]`` float32 from data strictly before ``before``; NaN unknown."""
+        ...
 
 
 def external_ids(store: Any, node_type: NodeType, idx: np.ndarray) -> list[str]:
@@ -128,18 +137,32 @@ class ColumnStats:
 
 @dataclass
 class NodeEncoder:
-    """Encoder of one node type: stored feature columns and relation degrees."""
+    """Encoder of one node type: stored columns, degrees, recency and timed columns.
+
+    Stored and timed columns and recency give two inputs each (value, unknown flag);
+    degrees and window counts one (log1p of the count, standardised).
+    """
 
     node_type: NodeType
     features: list[ColumnStats]
     degree: list[ColumnStats]  # names are "rel" of each relation in degree_relations()
+    recency: list[ColumnStats] = field(default_factory=list)  # "rel", log hours since last
+    windows: list[ColumnStats] = field(default_factory=list)  # "rel@days", log1p count
+    timed: list[ColumnStats] = field(default_factory=list)  # columns of a TimedSource
 
     @property
     def width(self) -> int:
-        return 2 * len(self.features) + len(self.degree)
+        return 2 * len(self.features) + len(self.degree) + 2 * len(self.recency) + len(self.windows) \
+            + 2 * len(self.timed)
 
     def encode(
-        self, store: Any, idx: np.ndarray, before: int | None, *, drop_features: np.ndarray | None = None
+        self,
+        store: Any,
+        idx: np.ndarray,
+        before: int | None,
+        *,
+        drop_features: np.ndarray | None = None,
+        source: TimedSource | None = None,
     ) -> np.ndarray:
         """Inputs of nodes ``idx`` [n, width]; ``drop_features`` [n] bool hides stored
         features of those rows (training-time dropout so unknown features are familiar)."""
@@ -158,17 +181,35 @@ class NodeEncoder:
         by_rel = {e[1]: e for e in degree_relations(self.node_type)}
         for stats in self.degree:
             cols.append(stats.transform(np.log1p(degrees(store, by_rel[stats.name], idx, before)))[0])
+        for stats in self.recency:
+            cols += list(stats.transform(np.log1p(hours_since_last(store, by_rel[stats.name], idx, before))))
+        for stats in self.windows:
+            rel, days = stats.name.split("@")
+            cols.append(stats.transform(np.log1p(window_count(store, by_rel[rel], idx, before, int(days))))[0])
+        if self.timed:
+            names = source.columns(self.node_type) if source is not None else []
+            raw_all = source.values(store, self.node_type, idx, before) if names and len(idx) else None
+            for stats in self.timed:
+                raw = (raw_all[:, names.index(stats.name)] if raw_all is not None and stats.name in names
+                       else np.full(len(idx), np.nan, np.float32))
+                cols += list(stats.transform(raw))
         if not cols:
             return np.zeros((len(idx), 0), dtype=np.float32)
         return np.stack(cols, axis=1)
 
 
 class FeatureEncoders:
-    """All node types' encoders plus the hashed tag vocabulary."""
+    """All node types' encoders plus the hashed tag vocabulary.
 
-    def __init__(self, nodes: Mapping[NodeType, NodeEncoder], hash_buckets: Mapping[NodeType, int]):
+    ``source`` (not saved) supplies timed columns; set it after loading a checkpoint when
+    the data it needs is at hand, otherwise those columns encode as unknown.
+    """
+
+    def __init__(self, nodes: Mapping[NodeType, NodeEncoder], hash_buckets: Mapping[NodeType, int],
+                 source: TimedSource | None = None):
         self.nodes = dict(nodes)
         self.hash_buckets = dict(hash_buckets)
+        self.source = source
 
     @classmethod
     def fit(
@@ -178,6 +219,7 @@ class FeatureEncoders:
         before: int | None = None,
         extra_features: Mapping[NodeType, Sequence[str]] | None = None,
         hash_buckets: Mapping[NodeType, int] | None = None,
+        source: TimedSource | None = None,
     ) -> FeatureEncoders:
         """Fit on every node of ``store`` with the graph as it was before ``before``.
 
@@ -198,9 +240,23 @@ class FeatureEncoders:
                                 allow_log=False)
                 for e in degree_relations(t)
             ]
-            nodes[t] = NodeEncoder(t, feats, degs)
+            rec = [
+                ColumnStats.fit(e[1], np.log1p(hours_since_last(store, e, idx, before)) if n else np.empty(0),
+                                allow_log=False)
+                for e in recency_relations(t)
+            ]
+            wins = [
+                ColumnStats.fit(f"{e[1]}@{d}", np.log1p(window_count(store, e, idx, before, d)) if n
+                                else np.empty(0), allow_log=False)
+                for e in window_relations(t) for d in WINDOW_DAYS
+            ]
+            timed: list[ColumnStats] = []
+            if source is not None and source.columns(t):
+                vals = source.values(store, t, idx, before) if n else np.empty((0, len(source.columns(t))))
+                timed = [ColumnStats.fit(c, vals[:, j]) for j, c in enumerate(source.columns(t))]
+            nodes[t] = NodeEncoder(t, feats, degs, rec, wins, timed)
         buckets = {TAG: 256} if hash_buckets is None else dict(hash_buckets)
-        return cls(nodes, buckets)
+        return cls(nodes, buckets, source)
 
     def widths(self) -> dict[NodeType, int]:
         return {t: e.width for t, e in self.nodes.items()}
@@ -221,13 +277,15 @@ class FeatureEncoders:
             drop = None
             if feature_dropout > 0 and rng is not None:
                 drop = rng.random(len(idx)) < feature_dropout
-            x[t] = self.nodes[t].encode(store, idx, before, drop_features=drop)
+            x[t] = self.nodes[t].encode(store, idx, before, drop_features=drop, source=self.source)
             if t in self.hash_buckets:
                 nb = self.hash_buckets[t]
                 buckets[t] = np.array(
                     [stable_bucket(s, nb) for s in external_ids(store, t, idx)], dtype=np.int64
                 )
         return x, buckets
+
+    _PARTS = ("features", "degree", "recency", "windows", "timed")
 
     def state(self) -> dict[str, Any]:
         """Plain-data parameters (lists, floats, str) for the checkpoint."""
@@ -236,7 +294,7 @@ class FeatureEncoders:
             return [{"name": s.name, "log": s.log, "center": s.center, "scale": s.scale} for s in stats]
 
         return {
-            "nodes": {t: {"features": cols(e.features), "degree": cols(e.degree)} for t, e in self.nodes.items()},
+            "nodes": {t: {p: cols(getattr(e, p)) for p in self._PARTS} for t, e in self.nodes.items()},
             "hash_buckets": dict(self.hash_buckets),
         }
 
@@ -245,7 +303,6 @@ class FeatureEncoders:
         def cols(rows: list[Mapping[str, Any]]) -> list[ColumnStats]:
             return [ColumnStats(r["name"], bool(r["log"]), float(r["center"]), float(r["scale"])) for r in rows]
 
-        nodes = {
-            t: NodeEncoder(t, cols(s["features"]), cols(s["degree"])) for t, s in state["nodes"].items()
-        }
+        # parts missing from older checkpoints are empty
+        nodes = {t: NodeEncoder(t, *(cols(s.get(p, [])) for p in cls._PARTS)) for t, s in state["nodes"].items()}
         return cls(nodes, {t: int(b) for t, b in state["hash_buckets"].items()})

@@ -32,7 +32,7 @@ from graph_store.schema import CONTENT, USER
 from model.baselines import ALS, History, LightGBMPairs, PairStats, Popularity, TagSimilarity, Trending
 from model.datasets import WATCH, Dataset, build_store, load_dataset
 from model.embedder import Embedder
-from model.train import train
+from model.train import exposure_history, train
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "docs" / "results"
 KS = (10, 20)
@@ -67,10 +67,14 @@ class _Index:
                        self.item_tags, self.item_creator, now)
 
 
-def _gnn_scores(ckpt: Path, train_ds: Dataset, index: _Index) -> tuple[np.ndarray, np.ndarray]:
-    """User [n_users, d] and item [n_items, d] vectors in the evaluation's dense order."""
+def _gnn_scores(ckpt: Path, train_ds: Dataset, index: _Index, until: int | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """User [n_users, d] and item [n_items, d] vectors in the evaluation's dense order.
+
+    With an exposure log, the timed columns come from its part before ``until``."""
     store = build_store(train_ds)
     emb = Embedder.load(ckpt)
+    emb.encoders.source = exposure_history(train_ds, until)
     uid = store.index(USER, np.array(list(index.users), dtype=object))
     iid = store.lookup(CONTENT, np.array(list(index.items), dtype=object))
     return emb.embed(store, USER, uid), emb.embed(store, CONTENT, iid)
@@ -117,10 +121,14 @@ def _ranking_metrics(scores: np.ndarray, train_items: list[np.ndarray], positive
     return out
 
 
-def evaluate_movielens(protocol: Literal["global", "per_user"] = "global", *, epochs: int = 3, seed: int = 0,
+def evaluate_movielens(protocol: Literal["global", "per_user"] = "global", *, epochs: int = 5, seed: int = 0,
                        max_minutes: float = 12.0, work_dir: Path | None = None, progress: bool = True,
-                       data_dir: Path | None = None) -> dict[str, Any]:
-    ds = load_dataset("movielens", data_dir)
+                       data_dir: Path | None = None, dataset: Dataset | None = None,
+                       **train_options: Any) -> dict[str, Any]:
+    """Run one protocol. ``dataset`` replaces the bundled one: model selection passes the
+    interactions before the test cut, so the protocol's own cut falls inside training time.
+    ``train_options`` are :class:`~model.train.TrainConfig` fields for the GNN."""
+    ds = dataset if dataset is not None else load_dataset("movielens", data_dir)
     inter = ds.interactions
     index = _Index(ds)
     if protocol == "global":
@@ -165,7 +173,8 @@ def evaluate_movielens(protocol: Literal["global", "per_user"] = "global", *, ep
     started = time.monotonic()
     work = Path(work_dir) if work_dir else RESULTS_DIR.parent.parent / "artifacts"
     ckpt = work / f"movielens-{protocol}.pt"
-    report = train(train_ds, ckpt, epochs=epochs, seed=seed, max_minutes=max_minutes, progress=progress)
+    report = train(train_ds, ckpt, epochs=epochs, seed=seed, max_minutes=max_minutes, progress=progress,
+                   **train_options)
     gnn = _GNN(*_gnn_scores(ckpt, train_ds, index))
     val_cut = int(np.quantile(hist.ts, 0.9))  # validation carved from training time only
     fitted: list[Any] = [Popularity(), TagSimilarity(), ALS(seed=seed), LightGBMPairs(seed=seed)]
@@ -258,7 +267,7 @@ def evaluate_kuairand(*, epochs: int = 6, seed: int = 0, max_minutes: float = 10
         ckpt = work / f"kuairand-{label}.pt"
         reports[label] = train(ds, ckpt, epochs=epochs, seed=seed, max_minutes=max_minutes, progress=progress,
                                until=cut, objective=label, batch_size=256)
-        gnn = _GNN(*_gnn_scores(ckpt, train_ds, index))
+        gnn = _GNN(*_gnn_scores(ckpt, train_ds, index, cut))
         # baselines learn from the label on exposures before the cut
         hist = History(eu[tr], ei[tr], exp.ts[tr], y[tr], len(index.users), len(index.items), index.item_tags,
                        index.item_creator, cut)
@@ -303,7 +312,7 @@ def _duration(exp: Any, mask: np.ndarray) -> np.ndarray:
 def write_results(result: dict[str, Any], name: str, out_dir: Path = RESULTS_DIR) -> Path:
     """Write ``name.json`` and a Markdown table ``name.md``; returns the Markdown path."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"{name}.json").write_text(json.dumps(result, indent=2, default=str))
+    (out_dir / f"{name}.json").write_text(json.dumps(_portable(result), indent=2, default=str))
     lines = [f"# {name}", ""]
     for key in ("protocol", "leaks", "cut_ms", "test_users", "test_exposures", "seconds"):
         if key in result:
@@ -322,6 +331,15 @@ def write_results(result: dict[str, Any], name: str, out_dir: Path = RESULTS_DIR
     path = out_dir / f"{name}.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _portable(value: Any) -> Any:
+    """``value`` with checkpoint paths cut to file names (results must not name this machine)."""
+    if isinstance(value, dict):
+        return {k: Path(v).name if k == "path" and isinstance(v, str) else _portable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_portable(v) for v in value]
+    return value
 
 
 def _short(rep: dict[str, Any]) -> dict[str, Any]:

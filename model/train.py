@@ -34,6 +34,7 @@ from model.checkpoint import Checkpoint
 from model.datasets import WATCH, Dataset, build_store, load_dataset, load_events_file
 from model.embedder import run_on_sample
 from model.encoders import FeatureEncoders
+from model.history import ExposureHistory
 from model.sage import HeteroSAGE, score
 
 Objective = Literal["interactions", "long_view", "is_click"]
@@ -43,7 +44,7 @@ Objective = Literal["interactions", "long_view", "is_click"]
 class TrainConfig:
     """Hyper-parameters (saved in the checkpoint's meta)."""
 
-    epochs: int = 6
+    epochs: int = 5
     seed: int = 0
     batch_size: int = 512
     negatives: int = 256  # uniform content shared by a batch
@@ -60,6 +61,7 @@ class TrainConfig:
     until: int | None = None
     val_fraction: float = 0.1
     max_minutes: float | None = None
+    user_balance: float = 0.75  # interaction labels weigh (user's label count) ** -user_balance
 
 
 @dataclass
@@ -117,6 +119,28 @@ def make_labels(dataset: Dataset, store: Any, objective: Objective, until: int |
     return Labels(users, contents, exp.ts[keep], target, np.ones(len(target), np.float32))
 
 
+def balance_users(labels: Labels, power: float) -> Labels:
+    """Weights times (the user's label count) ** -power, rescaled to mean 1.
+
+    Heavy users dominate interaction labels, while most users a recommender meets are new
+    and behave differently (more popularity-driven); power 1 weighs every user equally.
+    """
+    per_user = np.bincount(labels.user).astype(np.float64)
+    w = labels.weight * per_user[labels.user] ** -power
+    return Labels(labels.user, labels.content, labels.ts, labels.target, (w / w.mean()).astype(np.float32))
+
+
+def exposure_history(dataset: Dataset, until: int | None) -> ExposureHistory | None:
+    """Past engagement rates from the dataset's exposure log before ``until`` (None without one)."""
+    exp = dataset.exposures
+    if exp is None:
+        return None
+    keep = np.ones(len(exp), bool) if until is None else exp.ts < until
+    creator_of = {str(c): k for c, k in zip(dataset.catalog.content.tolist(), dataset.catalog.creator) if k is not None}
+    return ExposureHistory(exp.user[keep], exp.content[keep], exp.ts[keep],
+                           {"is_click": exp.is_click[keep], "long_view": exp.long_view[keep]}, creator_of)
+
+
 def _batches(n: int, size: int) -> list[slice]:
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
@@ -164,7 +188,7 @@ def train(
     dataset: str | Path | Dataset,
     out: Path,
     *,
-    epochs: int = 6,
+    epochs: int = 5,
     seed: int = 0,
     max_minutes: float | None = None,
     progress: bool = True,
@@ -190,8 +214,10 @@ def train(
 
     ds = resolve_dataset(dataset, data_dir)
     store = build_store(ds, until=cfg.until)
-    encoders = FeatureEncoders.fit(store)
+    encoders = FeatureEncoders.fit(store, source=exposure_history(ds, cfg.until))
     labels = make_labels(ds, store, cfg.objective, cfg.until)
+    if cfg.user_balance and cfg.objective == "interactions":
+        labels = balance_users(labels, cfg.user_balance)
     if len(labels) < 2:
         raise ValueError(f"dataset {ds.name!r} has {len(labels)} training labels before {cfg.until}; need 2+")
     n_val = int(len(labels) * cfg.val_fraction)

@@ -7,6 +7,7 @@ import pytest
 
 from graph_store.events import CatalogUpsert
 from graph_store.ingest import add_catalog, add_interactions
+from graph_store.schema import USER
 from graph_store.store import GraphStore
 from model.datasets import Catalog, Dataset, Interactions
 
@@ -16,6 +17,11 @@ T0 = 1_600_000_000_000
 @pytest.fixture
 def tiny_store() -> GraphStore:
     """3 users, 4 content items (c3 has only catalog edges), 2 creators, 3 tags."""
+    return build_tiny_store()
+
+
+def build_tiny_store(before: int | None = None) -> GraphStore:
+    """The ``tiny_store`` graph, holding only interactions strictly before ``before``."""
     store = GraphStore()
     add_catalog(store, [
         CatalogUpsert("c0", T0, creator_id="k0", tags=("a",), duration_s=30.0),
@@ -23,14 +29,17 @@ def tiny_store() -> GraphStore:
         CatalogUpsert("c2", T0, creator_id="k1", tags=("b",)),
         CatalogUpsert("c3", T0, creator_id="k1", tags=("c",), duration_s=12.0),
     ])
+    ts = np.array([T0 + 10, T0 + 20, T0 + 30, T0 + 40, T0 + 50], np.int64)
+    keep = ts < before if before is not None else np.ones(len(ts), bool)
     add_interactions(
         store,
-        ["u0", "u0", "u1", "u1", "u2"],
-        ["c0", "c1", "c1", "c2", "c0"],
-        np.array([T0 + 10, T0 + 20, T0 + 30, T0 + 40, T0 + 50], np.int64),
-        np.array([0, 1, 0, 2, 0], np.int8),
-        np.array([90.0, np.nan, 20.0, np.nan, np.nan], np.float32),
+        np.array(["u0", "u0", "u1", "u1", "u2"], dtype=object)[keep],
+        np.array(["c0", "c1", "c1", "c2", "c0"], dtype=object)[keep],
+        ts[keep],
+        np.array([0, 1, 0, 2, 0], np.int8)[keep],
+        np.array([90.0, np.nan, 20.0, np.nan, np.nan], np.float32)[keep],
     )
+    store.index(USER, ["u0", "u1", "u2"])  # same dense ids whatever is cut
     return store
 
 

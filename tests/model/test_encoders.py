@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from graph_store.schema import CONTENT, CREATOR, TAG, USER, WATCHED, reverse
-from model.encoders import ColumnStats, FeatureEncoders, degrees, stable_bucket
+from model.encoders import (
+    DAY_MS, HOUR_MS, ColumnStats, FeatureEncoders, degrees, hours_since_last, stable_bucket, window_count,
+)
+from model.history import ExposureHistory
 
 
 def test_column_stats_standardise_and_flag_unknowns() -> None:
@@ -51,3 +55,47 @@ def test_state_round_trips_as_plain_data(tiny_store) -> None:
     x1, _ = enc.encode(tiny_store, {CONTENT: np.arange(4)}, None)
     x2, _ = again.encode(tiny_store, {CONTENT: np.arange(4)}, None)
     np.testing.assert_array_equal(x1[CONTENT], x2[CONTENT])
+
+
+def test_recency_never_looks_at_or_after_the_sampling_time(tiny_store) -> None:
+    u1 = tiny_store.lookup(USER, ["u1"])  # watched c1 at T0+30, shared c2 at T0+40
+    t0 = 1_600_000_000_000
+    assert np.isnan(hours_since_last(tiny_store, WATCHED, u1, t0 + 30)).all()  # the edge at `before` is hidden
+    assert hours_since_last(tiny_store, WATCHED, u1, t0 + 30 + HOUR_MS).tolist() == [1.0]
+    # online (before=None) the reference time is just after the newest edge of the graph
+    assert hours_since_last(tiny_store, WATCHED, u1, None).tolist() == [pytest.approx(21 / HOUR_MS)]
+    assert window_count(tiny_store, WATCHED, u1, t0 + 30, 1).tolist() == [0.0]
+    assert window_count(tiny_store, WATCHED, u1, t0 + 31, 1).tolist() == [1.0]
+    assert window_count(tiny_store, WATCHED, u1, t0 + 31 + DAY_MS, 1).tolist() == [0.0]  # out of the window
+
+
+def test_old_checkpoint_state_without_recency_parts_loads(tiny_store) -> None:
+    state = FeatureEncoders.fit(tiny_store).state()
+    for node in state["nodes"].values():
+        for part in ("recency", "windows", "timed"):
+            node.pop(part)
+    old = FeatureEncoders.from_state(state)
+    x, _ = old.encode(tiny_store, {USER: np.arange(3)}, None)
+    assert x[USER].shape == (3, len(old.nodes[USER].features) * 2 + len(old.nodes[USER].degree))
+
+
+def test_exposure_history_rates_use_only_earlier_exposures(tiny_store) -> None:
+    t0 = 1_600_000_000_000
+    hist = ExposureHistory(
+        np.array(["u0", "u0", "u0", "u1"], dtype=object), np.array(["c0", "c1", "c0", "c0"], dtype=object),
+        np.array([t0, t0 + 5, t0 + 9, t0 + 1], np.int64),
+        {"is_click": np.array([1, 0, 1, 0]), "long_view": np.array([0, 0, 1, 1])}, {"c0": "k0"},
+    )
+    assert hist.columns(USER) == ["exp_log_n", "exp_is_click_rate", "exp_long_view_rate"]
+    users = tiny_store.lookup(USER, ["u0", "u1", "u2"])
+    v = hist.values(tiny_store, USER, users, t0 + 9)  # the exposure at t0+9 is not seen yet
+    np.testing.assert_allclose(v[0], [np.log1p(2), 0.5, 0.0])
+    np.testing.assert_allclose(v[1], [np.log1p(1), 0.0, 1.0])
+    assert v[2, 0] == 0 and np.isnan(v[2, 1:]).all()  # never exposed: rates unknown
+    creators = hist.values(tiny_store, CREATOR, tiny_store.lookup(CREATOR, ["k0", "k1"]), None)
+    np.testing.assert_allclose(creators[0], [np.log1p(3), 2 / 3, 2 / 3])
+    enc = FeatureEncoders.fit(tiny_store, source=hist)
+    assert [s.name for s in enc.nodes[USER].timed] == hist.columns(USER)
+    enc.source = None  # online: no exposure log, the columns encode as unknown
+    x, _ = enc.encode(tiny_store, {USER: users}, None)
+    assert (x[USER][:, -1] == 1.0).all()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
 from graph_store.schema import CONTENT, USER
 from model.datasets import build_store
 from model.embedder import Embedder
-from model.train import train
+from model.train import Labels, balance_users, train
 
 from .conftest import planted_dataset
 
@@ -47,3 +48,11 @@ def test_training_is_reproducible(tmp_path) -> None:
     wa = torch.load(a["path"], weights_only=True)["weights"]
     wb = torch.load(b["path"], weights_only=True)["weights"]
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_balance_users_weighs_every_user_equally_at_power_one() -> None:
+    labels = Labels(np.array([0, 0, 0, 1]), np.array([0, 1, 2, 0]), np.arange(4), np.ones(4, np.float32),
+                    np.ones(4, np.float32))
+    w = balance_users(labels, 1.0).weight
+    assert w[:3].sum() == pytest.approx(w[3]) and w.mean() == pytest.approx(1.0)
+    assert balance_users(labels, 0.0).weight.tolist() == [1.0] * 4
