@@ -4,6 +4,8 @@ A checkpoint holds only tensors, dicts, lists, str, int, float and bool, so
 ``torch.load(path, weights_only=True)`` reads it without executing pickled code. Edge
 types are stored as ``[src, rel, dst]`` lists. A checkpoint written for another schema
 (node or message relation types) is refused: its weights would be silently misrouted.
+A model with per-id embeddings also stores its id vocabulary (lists of external ids) and
+keeps those tables in float16 (half the bytes; they are re-read as float32).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import torch
 from graph_store.schema import MESSAGE_EDGE_TYPES, NODE_TYPES
 from model.encoders import FeatureEncoders
 from model.sage import HeteroSAGE
+from model.vocab import IdVocabulary
 
 FORMAT = "freshrec-hetero-sage"
 FORMAT_VERSION = 1
@@ -41,9 +44,15 @@ class Checkpoint:
     sampling: dict[str, Any] = field(default_factory=lambda: {"fanouts": [10, 10], "strategy": "recent"})
     meta: dict[str, Any] = field(default_factory=dict)  # dataset, training report, ...
     version: str = ""
+    vocab: IdVocabulary | None = None  # required when the model has per-id embeddings
 
     def state(self) -> dict[str, Any]:
-        weights = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+        if self.model.ids and self.vocab is None:
+            raise CheckpointError("the model has per-id embeddings but the checkpoint has no id vocabulary")
+        weights = {
+            k: v.detach().cpu().clone().to(torch.float16 if _is_id_table(k) else v.dtype)
+            for k, v in self.model.state_dict().items()
+        }
         return {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -53,6 +62,7 @@ class Checkpoint:
             "encoders": self.encoders.state(),
             "sampling": dict(self.sampling),
             "meta": dict(self.meta),
+            "id_vocab": self.vocab.state() if self.vocab is not None else None,
             "weights": weights,
         }
 
@@ -95,8 +105,12 @@ class Checkpoint:
             hash_buckets=config.pop("hash_buckets"),
             **config,
         )
+        weights = {k: v.float() if _is_id_table(k) else v for k, v in state["weights"].items()}
+        vocab = IdVocabulary.from_state(state["id_vocab"]) if state.get("id_vocab") is not None else None
+        if model.ids and (vocab is None or vocab.sizes() != {t: e.num_embeddings for t, e in model.ids.items()}):
+            raise CheckpointError(f"{source}: id vocabulary does not match the per-id embedding tables")
         try:
-            model.load_state_dict(state["weights"])
+            model.load_state_dict(weights)
         except RuntimeError as exc:
             raise CheckpointError(f"{source}: weights do not fit the model config: {exc}") from exc
         model.eval()
@@ -105,7 +119,12 @@ class Checkpoint:
             raise CheckpointError(
                 f"{source}: encoder widths {encoders.widths()} differ from model inputs {model.in_dims}"
             )
-        return cls(model, encoders, dict(state["sampling"]), dict(state.get("meta", {})), str(state["version"]))
+        return cls(model, encoders, dict(state["sampling"]), dict(state.get("meta", {})), str(state["version"]),
+                   vocab)
+
+
+def _is_id_table(key: str) -> bool:
+    return key.startswith("ids.")
 
 
 def check_schema(schema: Any, source: str = "checkpoint") -> None:

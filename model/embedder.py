@@ -20,6 +20,7 @@ from graph_store.schema import NODE_TYPES, NodeType, check_node_type
 from model.checkpoint import Checkpoint
 from model.encoders import FeatureEncoders
 from model.sage import HeteroSAGE
+from model.vocab import UNKNOWN_ROW, IdVocabulary
 
 
 def run_on_sample(
@@ -33,10 +34,14 @@ def run_on_sample(
     before: int | None,
     rng: np.random.Generator,
     feature_dropout: float = 0.0,
+    vocab: IdVocabulary | None = None,
+    id_dropout: float = 0.0,
 ) -> dict[NodeType, Tensor]:
     """Vectors of the seeds, in the given order: ``{type: [len(seeds[type]), dim]}``.
 
-    Only edges strictly before ``before`` are sampled and counted in degrees.
+    Only edges strictly before ``before`` are sampled and counted in degrees. With a
+    ``vocab`` (models with per-id embeddings), nodes are mapped to id rows by external
+    id; ``id_dropout`` (training) replaces a known id by the unknown row at random.
     """
     # The sampler puts seeds first; duplicates are collapsed here and expanded after.
     unique: dict[NodeType, np.ndarray] = {}
@@ -50,7 +55,15 @@ def run_on_sample(
     x = {t: torch.from_numpy(v) for t, v in x_np.items()}
     buckets = {t: torch.from_numpy(v) for t, v in buckets_np.items()}
     edge_attr = {e: torch.as_tensor(a, dtype=torch.float32) for e, a in sub.edge_attr.items() if a is not None}
-    out = model(x, sub.edge_index, edge_attr, buckets)
+    ids: dict[NodeType, Tensor] | None = None
+    if vocab is not None and model.ids:
+        ids = {}
+        for t in model.ids:
+            rows = vocab.rows(store, t, node_ids[t])
+            if id_dropout > 0:
+                rows[rng.random(len(rows)) < id_dropout] = UNKNOWN_ROW
+            ids[t] = torch.from_numpy(rows)
+    out = model(x, sub.edge_index, edge_attr, buckets, ids)
     result = {t: out[t][torch.from_numpy(inv)] for t, inv in inverse.items()}
     for t, v in seeds.items():
         if not len(v):
@@ -68,6 +81,7 @@ class Embedder:
         self.checkpoint = checkpoint
         self.model = checkpoint.model.eval()
         self.encoders = checkpoint.encoders
+        self.vocab = checkpoint.vocab
         self.version: str = checkpoint.version
         self.dim: int = checkpoint.model.dim
         self.strategy: str = str(checkpoint.sampling.get("strategy", "recent"))
@@ -102,7 +116,7 @@ class Embedder:
             chunk = idx[start : start + batch_size]
             vec = run_on_sample(
                 self.model, self.encoders, store, {node_type: chunk},
-                fanouts=fanouts, strategy=self.strategy, before=before, rng=rng,
+                fanouts=fanouts, strategy=self.strategy, before=before, rng=rng, vocab=self.vocab,
             )[node_type]
             out[start : start + len(chunk)] = vec.numpy()
         return out

@@ -10,8 +10,8 @@ log hours since the node's newest edge, and for watches the counts in the last 1
 and 365 days (the signal trending baselines live on). A :class:`TimedSource` (e.g. the
 KuaiRand exposure log) may add columns that are also computed strictly before the
 sampling time; without one (online) they encode as unknown. Tags (a small, slowly
-growing vocabulary) also get a stable hashed bucket for a learned embedding; users and
-content never get per-id parameters.
+growing vocabulary) also get a stable hashed bucket for a learned embedding; the optional
+per-id embeddings of users and content are keyed elsewhere (model/vocab.py).
 
 The fitted parameters are plain lists and floats, saved inside the checkpoint.
 """

@@ -1,10 +1,13 @@
 """The heterogeneous GraphSAGE model: encoded node inputs -> user and content vectors.
 
 Design:
-- Inductive. A node's input is its encoded features and degrees (model/encoders.py), a
-  learned vector per node *type*, and for tags a hashed-name embedding. No parameter
-  belongs to one user or one piece of content, so a node that arrived a second ago gets
-  a vector from its features and neighbours at once.
+- Inductive first. A node's input is its encoded features and degrees (model/encoders.py),
+  a learned vector per node *type*, and for tags a hashed-name embedding, so a node that
+  arrived a second ago gets a vector from its features and neighbours at once.
+- Optionally hybrid: users and content seen in training may add a per-id embedding
+  (``id_sizes``, rows from :class:`model.vocab.IdVocabulary`, keyed by external id). Row 0
+  is the learned "unknown id" vector every new node gets; training replaces known ids by
+  it at random so the unknown row means "no memory of this node", not noise.
 - Each layer is a :class:`~torch_geometric.nn.HeteroConv` holding one SAGEConv per
   relation of ``schema.MESSAGE_EDGE_TYPES`` (forward and reverse, so every node type
   receives messages), summed per target type, plus a per-type root transform applied to
@@ -90,6 +93,8 @@ class HeteroSAGE(nn.Module):
         in_dims: encoded input width per node type (0 allowed).
         hash_buckets: hashed-name embedding size per node type (e.g. tags).
         hidden: hidden width. dim: output vector width (including the 2 bias slots).
+        id_sizes: per-id embedding rows per node type (unknown row included); none by default.
+        id_dim: width of the per-id embeddings (projected to ``hidden``).
     """
 
     def __init__(
@@ -101,6 +106,8 @@ class HeteroSAGE(nn.Module):
         dim: int = 64,
         num_layers: int = 2,
         dropout: float = 0.1,
+        id_sizes: Mapping[NodeType, int] | None = None,
+        id_dim: int = 32,
     ) -> None:
         super().__init__()
         self.in_dims = {t: int(in_dims.get(t, 0)) for t in NODE_TYPES}
@@ -112,6 +119,13 @@ class HeteroSAGE(nn.Module):
         )
         for emb in self.hashed.values():
             nn.init.normal_(emb.weight, std=1.0)
+        self.id_dim = id_dim
+        self.ids = nn.ModuleDict(
+            {t: nn.Embedding(int(n), id_dim) for t, n in (id_sizes or {}).items() if int(n) > 0}
+        )
+        for emb in self.ids.values():
+            nn.init.normal_(emb.weight, std=0.1)
+        self.id_proj = nn.ModuleDict({t: nn.Linear(id_dim, hidden, bias=False) for t in self.ids})
         self.gates = nn.ModuleDict(
             {edge_key(e): EdgeGate(100.0 if "watched" in e[1] else 1.0) for e in GATED_EDGE_TYPES}
         )
@@ -144,10 +158,15 @@ class HeteroSAGE(nn.Module):
             "dim": self.dim,
             "num_layers": self.num_layers,
             "dropout": self.dropout,
+            "id_sizes": {t: int(e.num_embeddings) for t, e in self.ids.items()},
+            "id_dim": self.id_dim,
         }
 
     def embed_inputs(
-        self, x_dict: Mapping[NodeType, Tensor], bucket_dict: Mapping[NodeType, Tensor]
+        self,
+        x_dict: Mapping[NodeType, Tensor],
+        bucket_dict: Mapping[NodeType, Tensor],
+        id_dict: Mapping[NodeType, Tensor] | None = None,
     ) -> dict[NodeType, Tensor]:
         h: dict[NodeType, Tensor] = {}
         for t, x in x_dict.items():
@@ -156,6 +175,8 @@ class HeteroSAGE(nn.Module):
                 out = out + self.input[t](x)
             if t in self.hashed and t in bucket_dict:
                 out = out + self.hashed[t](bucket_dict[t])
+            if id_dict is not None and t in self.ids and t in id_dict:
+                out = out + self.id_proj[t](self.ids[t](id_dict[t]))
             h[t] = out
         return h
 
@@ -165,6 +186,7 @@ class HeteroSAGE(nn.Module):
         edge_index_dict: Mapping[EdgeType, Tensor],
         edge_attr_dict: Mapping[EdgeType, Tensor] | None = None,
         bucket_dict: Mapping[NodeType, Tensor] | None = None,
+        id_dict: Mapping[NodeType, Tensor] | None = None,
     ) -> dict[NodeType, Tensor]:
         """Vectors of every node in the (sub)graph.
 
@@ -172,9 +194,10 @@ class HeteroSAGE(nn.Module):
             x_dict: ``{type: [n_t, in_dims[type]]}`` (every node type present, n_t may be 0);
             edge_index_dict: ``{relation: [2, E]}`` local ids, row 0 source, row 1 target;
             edge_attr_dict: ``{relation: [E]}`` float, NaN unknown;
+            id_dict: ``{type: [n_t]}`` int64 id-embedding rows (0 = unknown id);
             returns ``{type: [n_t, dim]}``.
         """
-        h = self.embed_inputs(x_dict, bucket_dict or {})
+        h = self.embed_inputs(x_dict, bucket_dict or {}, id_dict)
         edges = {e: ei for e, ei in edge_index_dict.items() if e in MESSAGE_EDGE_TYPES and ei.shape[1] > 0}
         weights = {
             e: self.gates[edge_key(e)](attr)

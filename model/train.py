@@ -36,6 +36,7 @@ from model.embedder import run_on_sample
 from model.encoders import FeatureEncoders
 from model.history import ExposureHistory
 from model.sage import HeteroSAGE, score
+from model.vocab import IdVocabulary
 
 Objective = Literal["interactions", "long_view", "is_click"]
 
@@ -62,6 +63,8 @@ class TrainConfig:
     val_fraction: float = 0.1
     max_minutes: float | None = None
     user_balance: float = 0.75  # interaction labels weigh (user's label count) ** -user_balance
+    id_dim: int = 0  # per-id embeddings of users and content seen in training (0: none, fully inductive)
+    id_dropout: float = 0.25  # share of known ids replaced by the unknown row in training
 
 
 @dataclass
@@ -154,6 +157,7 @@ def batch_loss(
     rng: np.random.Generator,
     *,
     training: bool,
+    vocab: IdVocabulary | None = None,
 ) -> torch.Tensor:
     """The loss of one time-ordered batch, on neighbourhoods sampled before its first label."""
     before = int(labels.ts[0])
@@ -167,6 +171,7 @@ def batch_loss(
             model, encoders, store, {USER: labels.user, CONTENT: np.concatenate([labels.content, neg])},
             fanouts=cfg.fanouts, strategy=cfg.strategy, before=before, rng=rng,
             feature_dropout=cfg.feature_dropout if training else 0.0,
+            vocab=vocab, id_dropout=cfg.id_dropout if training else 0.0,
         )
         u, c = vec[USER], vec[CONTENT]
         pos = score(u, c[:n])
@@ -179,6 +184,7 @@ def batch_loss(
         model, encoders, store, {USER: labels.user, CONTENT: labels.content},
         fanouts=cfg.fanouts, strategy=cfg.strategy, before=before, rng=rng,
         feature_dropout=cfg.feature_dropout if training else 0.0,
+        vocab=vocab, id_dropout=cfg.id_dropout if training else 0.0,
     )
     logits = score(vec[USER], vec[CONTENT])
     return F.binary_cross_entropy_with_logits(logits, torch.from_numpy(labels.target), weight=weight)
@@ -223,9 +229,11 @@ def train(
     n_val = int(len(labels) * cfg.val_fraction)
     fit_labels, val_labels = labels.slice(slice(0, len(labels) - n_val)), labels.slice(slice(len(labels) - n_val, None))
 
+    vocab = IdVocabulary.fit(store) if cfg.id_dim > 0 else None
     model = HeteroSAGE(
         encoders.widths(), hash_buckets=encoders.hash_buckets, hidden=cfg.hidden, dim=cfg.dim,
         num_layers=cfg.num_layers, dropout=cfg.dropout,
+        id_sizes=vocab.sizes() if vocab is not None else None, id_dim=cfg.id_dim or 32,
     )
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     fit_batches = _batches(len(fit_labels), cfg.batch_size)
@@ -241,7 +249,8 @@ def train(
         model.train()
         losses = []
         for b in rng.permutation(len(fit_batches)):
-            loss = batch_loss(model, encoders, store, fit_labels.slice(fit_batches[b]), cfg, rng, training=True)
+            loss = batch_loss(model, encoders, store, fit_labels.slice(fit_batches[b]), cfg, rng, training=True,
+                              vocab=vocab)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -253,7 +262,7 @@ def train(
             if time.monotonic() > deadline:
                 stopped_early = True
                 break
-        val = evaluate_loss(model, encoders, store, val_labels, val_batches, cfg)
+        val = evaluate_loss(model, encoders, store, val_labels, val_batches, cfg, vocab)
         history.append({"epoch": epoch, "steps": len(losses), "train_loss": float(np.mean(losses)), "val_loss": val})
         key = val if math.isfinite(val) else -float(epoch)  # no validation labels: keep the last
         if best is None or key < best[0]:
@@ -279,7 +288,7 @@ def train(
     }
     ckpt = Checkpoint(
         model, encoders, {"fanouts": list(cfg.fanouts), "strategy": cfg.strategy},
-        meta={"config": asdict(cfg), "report": dict(report)},
+        meta={"config": asdict(cfg), "report": dict(report)}, vocab=vocab,
     )
     path = ckpt.save(Path(out))
     report.update(version=ckpt.version, path=str(path), bytes=path.stat().st_size)
@@ -288,13 +297,15 @@ def train(
 
 @torch.no_grad()
 def evaluate_loss(
-    model: HeteroSAGE, encoders: FeatureEncoders, store: Any, labels: Labels, batches: list[slice], cfg: TrainConfig
+    model: HeteroSAGE, encoders: FeatureEncoders, store: Any, labels: Labels, batches: list[slice], cfg: TrainConfig,
+    vocab: IdVocabulary | None = None,
 ) -> float:
     """Mean loss over held-out batches with a fixed negative sample (comparable across epochs)."""
     if not batches:
         return float("nan")
     model.eval()
     rng = np.random.default_rng(cfg.seed + 1)
-    losses = [float(batch_loss(model, encoders, store, labels.slice(b), cfg, rng, training=False)) for b in batches]
+    losses = [float(batch_loss(model, encoders, store, labels.slice(b), cfg, rng, training=False, vocab=vocab))
+              for b in batches]
     model.train()
     return float(np.mean(losses))

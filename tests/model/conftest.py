@@ -7,7 +7,7 @@ import pytest
 
 from graph_store.events import CatalogUpsert
 from graph_store.ingest import add_catalog, add_interactions
-from graph_store.schema import USER
+from graph_store.schema import CONTENT, USER
 from graph_store.store import GraphStore
 from model.datasets import Catalog, Dataset, Interactions
 
@@ -20,9 +20,13 @@ def tiny_store() -> GraphStore:
     return build_tiny_store()
 
 
-def build_tiny_store(before: int | None = None) -> GraphStore:
-    """The ``tiny_store`` graph, holding only interactions strictly before ``before``."""
+def build_tiny_store(before: int | None = None, *, reversed_ids: bool = False) -> GraphStore:
+    """The ``tiny_store`` graph, holding only interactions strictly before ``before``;
+    ``reversed_ids``: the same graph with users and content in reverse dense order."""
     store = GraphStore()
+    if reversed_ids:
+        store.index(USER, ["u2", "u1", "u0"])
+        store.index(CONTENT, ["c3", "c2", "c1", "c0"])
     add_catalog(store, [
         CatalogUpsert("c0", T0, creator_id="k0", tags=("a",), duration_s=30.0),
         CatalogUpsert("c1", T0, creator_id="k0", tags=("a", "b"), duration_s=60.0),
