@@ -88,12 +88,15 @@ class Updater:
                 dead.append(DeadLetter(exc.reason, message.topic, message.partition, message.offset,
                                        message.key, message.value))
         applied = add_events(self.store, events)
+        newest: dict[str, int] = {}  # user id -> newest Kafka time in this batch
         for event, message in zip(events, sources):
             user_id = getattr(event, "user_id", None)
-            if user_id is not None:
-                idx = int(self.store.lookup(USER, [user_id])[0])
-                if message.timestamp_ms > self._appended_ms.get(idx, 0):
-                    self._appended_ms[idx] = message.timestamp_ms
+            if user_id is not None and message.timestamp_ms > newest.get(user_id, 0):
+                newest[user_id] = message.timestamp_ms
+        if newest:
+            for idx, appended in zip(self.store.lookup(USER, list(newest)).tolist(), newest.values()):
+                if appended > self._appended_ms.get(idx, 0):
+                    self._appended_ms[idx] = appended
         for letter in dead:
             metrics.EVENTS.labels(letter.topic, "dead_letter").inc()
             metrics.DEAD_LETTERS.labels(letter.topic).inc()
