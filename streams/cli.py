@@ -64,14 +64,12 @@ def cmd_produce(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.stdin:
         events = read_json_lines(sys.stdin)
-        total = None
     else:
         from model.datasets import iter_events, load_dataset
 
-        dataset = load_dataset(args.dataset)
-        events, total = iter_events(dataset), None
+        events = iter_events(load_dataset(args.dataset))
     report = publish(settings, events, rate=args.rate, limit=args.limit, validate=not args.no_validate,
-                     progress=not args.stdin, total=total)
+                     progress=not args.stdin)
     print(f"sent {report.sent} events in {report.seconds:.1f}s; rejected {report.rejected}", file=sys.stderr)
     return 1 if report.rejected and args.stdin else 0
 

@@ -55,7 +55,7 @@ class Pacer:
 
 def publish(settings: Settings, events: Iterable[dict[str, Any]], *, rate: float | None = None,
             limit: int | None = None, validate: bool = True, progress: bool = False,
-            total: int | None = None, errors: TextIO = sys.stderr) -> ProduceReport:
+            errors: TextIO = sys.stderr) -> ProduceReport:
     """Send ``events`` (JSON objects with a ``type`` field) to their topics.
 
     Args:
@@ -67,8 +67,7 @@ def publish(settings: Settings, events: Iterable[dict[str, Any]], *, rate: float
     producer = make_producer(settings.bootstrap)
     pacer = Pacer(rate)
     start = time.monotonic()
-    bar = tqdm(total=min(total or 0, limit or total or 0) or None, unit="ev", disable=not progress,
-               desc="replay", file=sys.stderr)
+    bar = tqdm(total=limit, unit="ev", disable=not progress, desc="replay", file=sys.stderr)
     try:
         for n, obj in enumerate(events, start=1):
             if limit is not None and report.sent >= limit:
@@ -76,7 +75,8 @@ def publish(settings: Settings, events: Iterable[dict[str, Any]], *, rate: float
             try:
                 if validate:
                     event = from_mapping(obj)
-                    topic, key, value = settings.topic(_kind(event)), key_of(event), to_mapping(event)
+                    value = to_mapping(event)
+                    topic, key = settings.topic(value["type"]), key_of(event)
                 else:
                     kind = EventKind(obj.get("type")) if isinstance(obj, dict) else None
                     if kind is None:
@@ -97,10 +97,6 @@ def publish(settings: Settings, events: Iterable[dict[str, Any]], *, rate: float
         producer.close(timeout=10)
     report.seconds = time.monotonic() - start
     return report
-
-
-def _kind(event: Any) -> str:
-    return EventKind.CATALOG.value if not hasattr(event, "kind") else event.kind.value
 
 
 def read_json_lines(stream: TextIO, errors: TextIO = sys.stderr) -> Iterator[dict[str, Any]]:

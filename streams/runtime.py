@@ -46,7 +46,7 @@ def _prepare(settings: Settings) -> None:
 
 
 def build_worker(settings: Settings, *, serve: bool,
-                 on_ready: Callable[[], Awaitable[None]] | None = None) -> tuple[faust.App, Updater, Recommender | None]:
+                 on_ready: Callable[[], Awaitable[None]] | None = None) -> faust.App:
     embedder = _load_embedder(settings)
     store, restored = GraphStore(), {}
     snapshot = settings.snapshot_path()
@@ -64,7 +64,7 @@ def build_worker(settings: Settings, *, serve: bool,
     port = settings.http_port if serve else settings.worker_metrics_port
     app = build_app(settings, updater, Publisher(recommender), web_app, on_ready=on_ready, http_port=port,
                     restored=restored)
-    return app, updater, recommender
+    return app
 
 
 def _run_faust(app: faust.App) -> int:
@@ -77,7 +77,7 @@ def _run_faust(app: faust.App) -> int:
 
 
 def run_worker(settings: Settings, *, serve: bool) -> int:
-    app, _, _ = build_worker(settings, serve=serve)  # first: a missing model fails before Kafka starts
+    app = build_worker(settings, serve=serve)  # first: a missing model fails before Kafka starts
     _prepare(settings)
     return _run_faust(app)
 
@@ -141,7 +141,7 @@ def run_all(settings: Settings, *, rate: float | None, limit: int | None, epochs
         )
         threading.Thread(target=replay, name="replay", daemon=True).start()
 
-    app, _, _ = build_worker(settings, serve=True, on_ready=on_ready)
+    app = build_worker(settings, serve=True, on_ready=on_ready)
     code = _run_faust(app)
     print("stopped; the broker keeps running (`freshrec kafka stop` or `make stop` ends it)", file=sys.stderr)
     return code
