@@ -36,6 +36,7 @@ def build_app(settings: Settings, updater: Updater, publisher: Publisher, web_ap
         web_enabled=False,
         autodiscover=False,
         topic_partitions=settings.partitions,
+        datadir=str(settings.state_dir / "faust"),  # Faust's own table directory, kept with our state
     )
     embeddings_topic = settings.topic("embeddings")
 
