@@ -107,6 +107,14 @@ class _LocalIds:
         loc[miss] = self.local[cand]
         return loc, new
 
+    def add_copies(self, nodes: np.ndarray) -> np.ndarray:
+        """Fresh local ids for every entry of ``nodes`` (repeats allowed), not registered in
+        the global -> local map: a timed seed is its node as of its own time."""
+        loc = np.arange(self.count, self.count + nodes.shape[0], dtype=np.int32)
+        self.count += nodes.shape[0]
+        self.parts.append(nodes.astype(np.intp, copy=False))
+        return loc
+
 
 def sample(
     store: GraphStore,
@@ -117,6 +125,7 @@ def sample(
     before: int | None = None,
     rng: np.random.Generator | None = None,
     edge_types: Sequence[EdgeType] | None = None,
+    seed_times: Mapping[str, np.ndarray] | None = None,
 ) -> Subgraph:
     """Sample ``len(fanouts)`` hops of in-neighbours around ``seeds``.
 
@@ -124,6 +133,13 @@ def sample(
     to ``fanout`` in-neighbours (the most recent, or uniform without replacement; a negative
     fanout takes all), using only edges with ts < ``before`` when it is set. Nodes new to the
     subgraph form the next frontier.
+
+    ``seed_times`` gives seeds of some types a time each (training on labels of their own
+    time): such a seed is a node *as of that time*. Its first hop uses only edges with ts <
+    its own time; repeats are allowed and each is its own local node (never merged with
+    the same node reached later, which is seen as of ``before``). Later hops use
+    ``before``, which must be set and at most every seed time, so nothing at or after a
+    seed's time is visible anywhere in its neighbourhood.
     """
     if strategy not in ("recent", "uniform"):
         raise ValueError(f"strategy must be 'recent' or 'uniform', got {strategy!r}")
@@ -137,15 +153,20 @@ def sample(
         local = _LazyLocal(store)
         frontier: dict[str, np.ndarray] = {}
         num_seeds: dict[str, int] = {}
+        timed = _check_seed_times(seeds, seed_times or {}, before)
+        timed_local: dict[str, np.ndarray] = {}
         for nt, ids in seeds.items():
             check_node_type(nt)
             v = as_node_index(ids, f"seeds[{nt!r}]", nt, store.num_nodes(nt))
-            _, new = local[nt].add(v)
-            if new.shape[0] != v.shape[0]:
-                raise ValueError(f"seeds[{nt!r}] contains duplicate node ids")
+            if nt in timed:
+                timed_local[nt] = local[nt].add_copies(v)
+            else:
+                _, new = local[nt].add(v)
+                if new.shape[0] != v.shape[0]:
+                    raise ValueError(f"seeds[{nt!r}] contains duplicate node ids")
             frontier[nt], num_seeds[nt] = v, int(v.shape[0])
         found: dict[EdgeType, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
-        for k in hops:
+        for hop, k in enumerate(hops):
             grown: dict[str, list[np.ndarray]] = {}
             for et in rels:
                 src_t, _, dst_t = et
@@ -153,6 +174,14 @@ def sample(
                 if targets is None or targets.size == 0 or k == 0:
                     continue
                 ring, out = store._relation(reverse(et))
+                if hop == 0 and dst_t in timed:
+                    got = _latest_per_seed(store, reverse(et), ring, out, targets, timed[dst_t], k, strategy, gen)
+                    if got.eid.size == 0:
+                        continue
+                    row0, new = local[src_t].add(got.nbr)
+                    grown.setdefault(src_t, []).append(new)
+                    found.setdefault(et, []).append((row0, timed_local[dst_t][got.walker], got.ts, got.attr))
+                    continue
                 if strategy == "recent":
                     got = selection.recent(ring, out, targets, k, before)
                 else:
@@ -166,6 +195,39 @@ def sample(
                 found.setdefault(et, []).append((row0, row1, got.ts, got.attr))
             frontier = {nt: np.concatenate(parts) for nt, parts in grown.items()}
         return _assemble(local, num_seeds, found)
+
+
+def _check_seed_times(seeds: Mapping[str, np.ndarray], seed_times: Mapping[str, np.ndarray],
+                      before: int | None) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for nt, times in seed_times.items():
+        if nt not in seeds:
+            raise ValueError(f"seed_times has {nt!r}, which has no seeds")
+        t = np.asarray(times, dtype=np.int64).reshape(-1)
+        if t.shape[0] != np.asarray(seeds[nt]).reshape(-1).shape[0]:
+            raise ValueError(f"seed_times[{nt!r}] has {t.shape[0]} times for {len(seeds[nt])} seeds")
+        if t.size and (before is None or before > int(t.min())):
+            raise ValueError(f"seed_times need before <= every seed time (before={before}, earliest {int(t.min())})")
+        out[nt] = t
+    return out
+
+
+def _latest_per_seed(store: GraphStore, edge_type: EdgeType, ring, out: bool, nodes: np.ndarray,  # noqa: ANN001
+                     times: np.ndarray, k: int, strategy: str, gen: np.random.Generator) -> selection.Picked:
+    """Per seed, up to ``k`` edges with ts < its own time (newest, or uniform)."""
+    index = store._timed_index(edge_type, ring, out)
+    if strategy == "recent" or k < 0:
+        rows, eids = index.latest(nodes, times, k)
+    else:
+        rows, eids = index.latest(nodes, times, -1)
+        if rows.size:  # k per seed uniformly without replacement: the k smallest random keys
+            order = np.lexsort((gen.random(rows.shape[0]), rows))
+            rows, eids = rows[order], eids[order]
+            counts = np.bincount(rows, minlength=nodes.shape[0])
+            rank = np.arange(rows.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts)
+            keep = rank < k
+            rows, eids = rows[keep], eids[keep]
+    return selection.picked(ring, out, rows, eids)
 
 
 def _assemble(local: dict[str, _LocalIds], num_seeds: dict[str, int], found: dict) -> Subgraph:

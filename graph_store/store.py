@@ -213,27 +213,28 @@ class GraphStore:
             nbr = (ring.dst if out else ring.src)[pos].astype(np.int64)
             return nbr, ts, ring.attr_at(pos)
 
-    def degree(self, edge_type: EdgeType, nodes: np.ndarray, before: int | None = None) -> np.ndarray:
+    def degree(self, edge_type: EdgeType, nodes: np.ndarray, before: int | np.ndarray | None = None) -> np.ndarray:
         """Live out-degree of ``nodes`` along ``edge_type`` (forward or reverse), counting only
-        edges with ts < ``before`` if given. Shapes: [n] int64."""
+        edges with ts < ``before`` if given (one time, or one per node). Shapes: [n] int64."""
         ring, out = self._relation(edge_type)
         with self._lock:
             nt = edge_type[0]
             v = as_node_index(nodes, "nodes", nt, self.num_nodes(nt))
             if before is None:
                 return (ring.out if out else ring.inn).deg[v].astype(np.int64)
-            return self._timed_index(edge_type, ring, out).degree(v, int(before))
+            return self._timed_index(edge_type, ring, out).degree(v, _times(before, v))
 
-    def last_ts(self, edge_type: EdgeType, nodes: np.ndarray, before: int | None = None) -> np.ndarray:
+    def last_ts(self, edge_type: EdgeType, nodes: np.ndarray, before: int | np.ndarray | None = None) -> np.ndarray:
         """Newest live edge time of ``nodes`` along ``edge_type`` (forward or reverse), only
-        edges with ts < ``before`` if given; -1 where there is none. Shapes: [n] int64."""
+        edges with ts < ``before`` if given (one time, or one per node); -1 where there is
+        none. Shapes: [n] int64."""
         ring, out = self._relation(edge_type)
         with self._lock:
             nt = edge_type[0]
             v = as_node_index(nodes, "nodes", nt, self.num_nodes(nt))
             if before is None:
                 return ring.newest_ts(out, v)
-            return self._timed_index(edge_type, ring, out).last_ts(v, int(before))
+            return self._timed_index(edge_type, ring, out).last_ts(v, _times(before, v))
 
     def _timed_index(self, edge_type: EdgeType, ring: EdgeRing, out: bool) -> TimedIndex:
         # built on first use after the live range moved; appends never pay for it
@@ -324,3 +325,13 @@ class GraphStore:
     def __repr__(self) -> str:
         nodes = ", ".join(f"{nt}={len(m)}" for nt, m in self._ids.items())
         return f"GraphStore(edges={self.num_edges()}, max_ts={self._max_ts}, nodes: {nodes})"
+
+
+def _times(before: int | np.ndarray, nodes: np.ndarray) -> int | np.ndarray:
+    """``before`` as one int, or as int64 [n] aligned with ``nodes`` (checked)."""
+    if np.ndim(before) == 0:
+        return int(before)  # type: ignore[arg-type]
+    times = np.asarray(before, dtype=np.int64)
+    if times.shape != nodes.shape:
+        raise ValueError(f"before has shape {times.shape}; one time per node needs {nodes.shape}")
+    return times

@@ -27,8 +27,9 @@ class TimedIndex:
         pos = ring.pos(eids)
         ts = ring.ts_at(eids, pos)
         node = (ring.src if out else ring.dst)[pos].astype(np.int64)
-        order = np.lexsort((ts, node))
+        order = np.lexsort((ts, node))  # stable: equal times keep insertion order
         self.ts = ts[order]
+        self.eid = eids[order]
         n = int(node.max()) + 1 if node.size else 0
         self.offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(node, minlength=n), out=self.offsets[1:])
@@ -41,28 +42,44 @@ class TimedIndex:
         stop = np.where(inside, self.offsets[np.minimum(v + 1, n)], 0)
         return start, stop
 
-    def first_not_before(self, nodes: np.ndarray, before: int) -> tuple[np.ndarray, np.ndarray]:
+    def first_not_before(self, nodes: np.ndarray, before: int | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per node, the CSR position of its first edge with ts >= ``before`` and its start.
 
-        A binary search run for all nodes at once (about log2(max degree) numpy steps).
+        ``before`` is one time or one per node ([n] int64). A binary search run for all
+        nodes at once (about log2(max degree) numpy steps).
         """
         start, stop = self._ranges(nodes)
         lo, hi = start.copy(), stop.copy()
+        per_node = np.ndim(before) > 0
         while True:
             active = np.flatnonzero(lo < hi)
             if active.size == 0:
                 return start, lo
             mid = (lo[active] + hi[active]) >> 1
-            older = self.ts[mid] < before
+            older = self.ts[mid] < (before[active] if per_node else before)
             lo[active[older]] = mid[older] + 1
             hi[active[~older]] = mid[~older]
 
-    def degree(self, nodes: np.ndarray, before: int) -> np.ndarray:
+    def latest(self, nodes: np.ndarray, before: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The up to ``k`` newest edges of each node with ts < its own ``before`` (all if
+        ``k`` < 0), as (row in ``nodes``, edge id), newest first per node.
+
+        Shapes: nodes [n], before [n] -> ([E] int64, [E] int64).
+        """
+        start, cut = self.first_not_before(nodes, before)
+        first = start if k < 0 else np.maximum(start, cut - k)
+        counts = cut - first
+        rows = np.repeat(np.arange(nodes.shape[0], dtype=np.int64), counts)
+        # position = cut - 1 - (rank within the node's run)
+        rank = np.arange(rows.shape[0], dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+        return rows, self.eid[np.repeat(cut, counts) - 1 - rank]
+
+    def degree(self, nodes: np.ndarray, before: int | np.ndarray) -> np.ndarray:
         """Edges with ts < ``before`` per node. Shapes: [n] -> [n] int64."""
         start, cut = self.first_not_before(nodes, before)
         return cut - start
 
-    def last_ts(self, nodes: np.ndarray, before: int) -> np.ndarray:
+    def last_ts(self, nodes: np.ndarray, before: int | np.ndarray) -> np.ndarray:
         """Newest ts < ``before`` per node, -1 if none. Shapes: [n] -> [n] int64."""
         start, cut = self.first_not_before(nodes, before)
         has = cut > start
