@@ -36,22 +36,39 @@ def run_on_sample(
     feature_dropout: float = 0.0,
     vocab: IdVocabulary | None = None,
     id_dropout: float = 0.0,
+    seed_times: Mapping[NodeType, np.ndarray] | None = None,
 ) -> dict[NodeType, Tensor]:
     """Vectors of the seeds, in the given order: ``{type: [len(seeds[type]), dim]}``.
 
-    Only edges strictly before ``before`` are sampled and counted in degrees. With a
-    ``vocab`` (models with per-id embeddings), nodes are mapped to id rows by external
-    id; ``id_dropout`` (training) replaces a known id by the unknown row at random.
+    Only edges strictly before ``before`` are sampled and counted in degrees. Seeds of a
+    type in ``seed_times`` are taken as of their own time each (training labels: a user
+    as they were just before the labelled event; ``before`` must not be later than any of
+    those times). With a ``vocab`` (models with per-id embeddings), nodes are mapped to id
+    rows by external id; ``id_dropout`` (training) replaces a known id by the unknown row
+    at random.
     """
-    # The sampler puts seeds first; duplicates are collapsed here and expanded after.
+    timed = {t: np.asarray(v, dtype=np.int64) for t, v in (seed_times or {}).items() if len(seeds.get(t, ()))}
+    # The sampler puts seeds first; duplicates of untimed seeds are collapsed here and
+    # expanded after (a timed seed is its own node, repeats included).
     unique: dict[NodeType, np.ndarray] = {}
     inverse: dict[NodeType, np.ndarray] = {}
     for t, v in seeds.items():
-        if len(v):
+        if not len(v):
+            continue
+        if t in timed:
+            unique[t] = np.asarray(v, dtype=np.int64)
+            inverse[t] = np.arange(len(v))
+        else:
             unique[t], inverse[t] = np.unique(np.asarray(v, dtype=np.int64), return_inverse=True)
-    sub = sample(store, seeds=unique, fanouts=list(fanouts), strategy=strategy, before=before, rng=rng)
+    sub = sample(store, seeds=unique, fanouts=list(fanouts), strategy=strategy, before=before, rng=rng,
+                 seed_times=timed or None)
     node_ids = {t: np.asarray(sub.node_ids.get(t, np.empty(0, np.int64)), dtype=np.int64) for t in NODE_TYPES}
-    x_np, buckets_np = encoders.encode(store, node_ids, before, feature_dropout=feature_dropout, rng=rng)
+    node_times = {
+        t: np.concatenate([times, np.full(len(node_ids[t]) - len(times), before, np.int64)])
+        for t, times in timed.items()
+    }
+    x_np, buckets_np = encoders.encode(store, node_ids, before, feature_dropout=feature_dropout, rng=rng,
+                                       node_times=node_times)
     x = {t: torch.from_numpy(v) for t, v in x_np.items()}
     buckets = {t: torch.from_numpy(v) for t, v in buckets_np.items()}
     edge_attr = {e: torch.as_tensor(a, dtype=torch.float32) for e, a in sub.edge_attr.items() if a is not None}
@@ -102,11 +119,14 @@ class Embedder:
         batch_size: int = 1024,
         before: int | None = None,
         seed: int = 0,
+        times: np.ndarray | None = None,
     ) -> np.ndarray:
         """Vectors of nodes ``idx`` of ``node_type``: float32 ``[len(idx), dim]``.
 
         ``before`` hides edges at or after that time (offline evaluation); the default
-        uses the whole graph. Sampling is seeded, so equal graphs give equal vectors.
+        uses the whole graph. ``times`` ([len(idx)], each >= ``before``) takes every node as
+        of its own time (its own edges before it; the rest of its neighbourhood before
+        ``before``). Sampling is seeded, so equal graphs give equal vectors.
         """
         check_node_type(node_type)
         idx = np.asarray(idx, dtype=np.int64).reshape(-1)
@@ -114,9 +134,10 @@ class Embedder:
         rng = np.random.default_rng(seed)
         for start in range(0, len(idx), batch_size):
             chunk = idx[start : start + batch_size]
+            at = None if times is None else {node_type: np.asarray(times)[start : start + len(chunk)]}
             vec = run_on_sample(
                 self.model, self.encoders, store, {node_type: chunk},
-                fanouts=fanouts, strategy=self.strategy, before=before, rng=rng, vocab=self.vocab,
+                fanouts=fanouts, strategy=self.strategy, before=before, rng=rng, vocab=self.vocab, seed_times=at,
             )[node_type]
             out[start : start + len(chunk)] = vec.numpy()
         return out

@@ -42,7 +42,7 @@ def degree_relations(node_type: NodeType) -> list[EdgeType]:
     return [e for e in MESSAGE_EDGE_TYPES if e[0] == node_type]
 
 
-def degrees(store: Any, edge_type: EdgeType, idx: np.ndarray, before: int | None) -> np.ndarray:
+def degrees(store: Any, edge_type: EdgeType, idx: np.ndarray, before: Before) -> np.ndarray:
     """Neighbour counts of ``idx`` along ``edge_type`` strictly before ``before`` [n] float32."""
     return np.asarray(store.degree(edge_type, np.asarray(idx, dtype=np.int64), before), dtype=np.float32)
 
@@ -62,12 +62,18 @@ def window_relations(node_type: NodeType) -> list[EdgeType]:
     return [e for e in recency_relations(node_type) if WATCHED in (e, reverse(e))]
 
 
-def reference_time(store: Any, before: int | None) -> int:
+#: A sampling time: one for every node, one per node ([n] int64), or None (now).
+Before = int | np.ndarray | None
+
+
+def reference_time(store: Any, before: Before) -> int | np.ndarray:
     """The time inputs are computed at: ``before``, or just after the newest edge."""
-    return int(before) if before is not None else int(store.max_ts) + 1
+    if before is None:
+        return int(store.max_ts) + 1
+    return np.asarray(before, dtype=np.int64) if np.ndim(before) else int(before)
 
 
-def hours_since_last(store: Any, edge_type: EdgeType, idx: np.ndarray, before: int | None) -> np.ndarray:
+def hours_since_last(store: Any, edge_type: EdgeType, idx: np.ndarray, before: Before) -> np.ndarray:
     """Hours from the newest edge (ts < the reference time) to the reference time; NaN if
     none. Shapes: [n] -> [n] float32."""
     now = reference_time(store, before)
@@ -76,7 +82,7 @@ def hours_since_last(store: Any, edge_type: EdgeType, idx: np.ndarray, before: i
     return np.where(last >= 0, hours, np.nan).astype(np.float32)
 
 
-def window_count(store: Any, edge_type: EdgeType, idx: np.ndarray, before: int | None, days: int) -> np.ndarray:
+def window_count(store: Any, edge_type: EdgeType, idx: np.ndarray, before: Before, days: int) -> np.ndarray:
     """Edges in ``[now - days, now)``. Shapes: [n] -> [n] float32."""
     now = reference_time(store, before)
     idx = np.asarray(idx, dtype=np.int64)
@@ -89,8 +95,9 @@ class TimedSource(Protocol):
 
     def columns(self, node_type: NodeType) -> list[str]: ...
 
-    def values(self, store: Any, node_type: NodeType, idx: np.ndarray, before: int | None) -> np.ndarray:
-        """``[n, len(columns)]`` float32 from data strictly before ``before``; NaN unknown."""
+    def values(self, store: Any, node_type: NodeType, idx: np.ndarray, before: Before) -> np.ndarray:
+        """``[n, len(columns)]`` float32 from data strictly before ``before`` (one time or
+        one per node); NaN unknown."""
         ...
 
 
@@ -159,7 +166,7 @@ class NodeEncoder:
         self,
         store: Any,
         idx: np.ndarray,
-        before: int | None,
+        before: Before,
         *,
         drop_features: np.ndarray | None = None,
         source: TimedSource | None = None,
@@ -269,15 +276,19 @@ class FeatureEncoders:
         *,
         feature_dropout: float = 0.0,
         rng: np.random.Generator | None = None,
+        node_times: Mapping[NodeType, np.ndarray] | None = None,
     ) -> tuple[dict[NodeType, np.ndarray], dict[NodeType, np.ndarray]]:
-        """Inputs ``{type: [n_t, width_t]}`` and hash buckets ``{type: [n_t] int64}``."""
+        """Inputs ``{type: [n_t, width_t]}`` and hash buckets ``{type: [n_t] int64}``.
+
+        ``node_times`` replaces ``before`` by one time per node for some types ([n_t])."""
         x: dict[NodeType, np.ndarray] = {}
         buckets: dict[NodeType, np.ndarray] = {}
         for t, idx in node_ids.items():
             drop = None
             if feature_dropout > 0 and rng is not None:
                 drop = rng.random(len(idx)) < feature_dropout
-            x[t] = self.nodes[t].encode(store, idx, before, drop_features=drop, source=self.source)
+            at = node_times[t] if node_times is not None and t in node_times else before
+            x[t] = self.nodes[t].encode(store, idx, at, drop_features=drop, source=self.source)
             if t in self.hash_buckets:
                 nb = self.hash_buckets[t]
                 buckets[t] = np.array(

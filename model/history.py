@@ -30,8 +30,9 @@ class _Grouped:
         np.cumsum(np.bincount(rows, minlength=n_rows), out=self.offsets[1:])
         self.cum = np.vstack([np.zeros((1, labels.shape[1])), np.cumsum(labels[order], axis=0)])
 
-    def before(self, rows: np.ndarray, before: int | None) -> tuple[np.ndarray, np.ndarray]:
-        """Count [n] and label sums [n, L] of each row's events with ts < ``before``."""
+    def before(self, rows: np.ndarray, before: int | np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Count [n] and label sums [n, L] of each row's events with ts < ``before`` (one
+        time, or one per row)."""
         ok = rows >= 0
         r = np.where(ok, rows, 0)
         start = np.where(ok, self.offsets[r], 0)
@@ -40,12 +41,13 @@ class _Grouped:
             cut = stop
         else:  # vectorised binary search within each row's range
             lo, hi = start.copy(), stop.copy()
+            per_row = np.ndim(before) > 0
             while True:
                 act = np.flatnonzero(lo < hi)
                 if act.size == 0:
                     break
                 mid = (lo[act] + hi[act]) >> 1
-                older = self.ts[mid] < before
+                older = self.ts[mid] < (before[act] if per_row else before)
                 lo[act[older]] = mid[older] + 1
                 hi[act[~older]] = mid[~older]
             cut = lo

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import HeteroConv, MessagePassing, SAGEConv
 
-from graph_store.schema import EDGE_ATTR, MESSAGE_EDGE_TYPES, NODE_TYPES, USER, EdgeType, NodeType, reverse
+from graph_store.schema import EDGE_ATTR, MESSAGE_EDGE_TYPES, NODE_TYPES, CONTENT, USER, EdgeType, NodeType, reverse
 
 #: Relations whose edge attribute gates messages (each attributed type and its reverse).
 GATED_EDGE_TYPES: tuple[EdgeType, ...] = tuple(
@@ -108,10 +108,16 @@ class HeteroSAGE(nn.Module):
         dropout: float = 0.1,
         id_sizes: Mapping[NodeType, int] | None = None,
         id_dim: int = 32,
+        factor_skip: bool = False,
     ) -> None:
         super().__init__()
         self.in_dims = {t: int(in_dims.get(t, 0)) for t in NODE_TYPES}
-        self.hidden, self.dim, self.num_layers, self.dropout = hidden, dim, num_layers, dropout
+        self.hidden, self.num_layers, self.dropout = hidden, num_layers, dropout
+        self.factor_skip = bool(factor_skip and id_sizes and USER in id_sizes and CONTENT in id_sizes)
+        # output width: the learned part (with its 2 bias slots) plus the factor slots
+        self.dim = dim + (id_dim if self.factor_skip else 0)
+        self.learned_dim = dim
+        self.fold_scale = nn.Parameter(torch.full((), 0.1)) if self.factor_skip else None
         self.type_emb = nn.ParameterDict({t: nn.Parameter(torch.randn(hidden) * 0.1) for t in NODE_TYPES})
         self.input = nn.ModuleDict({t: nn.Linear(d, hidden) for t, d in self.in_dims.items() if d > 0})
         self.hashed = nn.ModuleDict(
@@ -146,7 +152,7 @@ class HeteroSAGE(nn.Module):
             )
             self.roots.append(nn.ModuleDict({t: nn.Linear(hidden, hidden) for t in NODE_TYPES}))
             self.norms.append(nn.ModuleDict({t: nn.LayerNorm(hidden) for t in NODE_TYPES}))
-        self.head = nn.ModuleDict({t: nn.Linear(hidden, dim - 2) for t in NODE_TYPES})
+        self.head = nn.ModuleDict({t: nn.Linear(hidden, self.learned_dim - 2) for t in NODE_TYPES})
         self.bias_head = nn.ModuleDict({t: nn.Linear(hidden, 1) for t in NODE_TYPES})
 
     def config(self) -> dict[str, Any]:
@@ -155,11 +161,12 @@ class HeteroSAGE(nn.Module):
             "in_dims": dict(self.in_dims),
             "hash_buckets": {t: int(e.num_embeddings) for t, e in self.hashed.items()},
             "hidden": self.hidden,
-            "dim": self.dim,
+            "dim": self.learned_dim,
             "num_layers": self.num_layers,
             "dropout": self.dropout,
             "id_sizes": {t: int(e.num_embeddings) for t, e in self.ids.items()},
             "id_dim": self.id_dim,
+            "factor_skip": self.factor_skip,
         }
 
     def embed_inputs(
@@ -214,7 +221,10 @@ class HeteroSAGE(nn.Module):
                 out = F.gelu(norms[t](out))
                 nxt[t] = F.dropout(out, self.dropout, self.training) + ht
             h = nxt
-        return {t: self._output(t, ht) for t, ht in h.items()}
+        out = {t: self._output(t, ht) for t, ht in h.items()}
+        if self.factor_skip:
+            out = self._with_factors(out, edges, id_dict or {})
+        return out
 
     def _output(self, node_type: NodeType, h: Tensor) -> Tensor:
         body = self.head[node_type](h)
@@ -222,6 +232,30 @@ class HeteroSAGE(nn.Module):
         one = torch.ones_like(bias)
         tail = (bias, one) if node_type == USER else (one, bias)
         return torch.cat([body, *tail], dim=-1)
+
+    def _with_factors(self, out: dict[NodeType, Tensor], edges: Mapping[EdgeType, Tensor],
+                      id_dict: Mapping[NodeType, Tensor]) -> dict[NodeType, Tensor]:
+        """Append the factor slots: content ``[.., f_c]``, user ``[.., s * mean f_c over the
+        content it interacted with in the sample]``, so the score gains ``s * f_u' . f_c``:
+        a parameter-free fold-in of the user's recent items (fresh: the newest edge counts
+        at once). Nodes without a factor (unknown row) contribute zeros."""
+        k = self.id_dim
+        zeros = {t: v.new_zeros((v.shape[0], k)) for t, v in out.items()}
+        fc = self.ids[CONTENT](id_dict[CONTENT]) if CONTENT in id_dict and CONTENT in out else zeros.get(CONTENT)
+        if USER in out:
+            n_u = out[USER].shape[0]
+            acc = out[USER].new_zeros((n_u, k))
+            cnt = out[USER].new_zeros((n_u,))
+            if fc is not None:
+                for e, ei in edges.items():
+                    if e[0] == CONTENT and e[2] == USER and e[1].startswith("rev_"):
+                        acc.index_add_(0, ei[1], fc[ei[0]])
+                        cnt.index_add_(0, ei[1], torch.ones_like(ei[1], dtype=acc.dtype))
+            assert self.fold_scale is not None
+            zeros[USER] = self.fold_scale * acc / cnt.clamp(min=1.0).unsqueeze(-1)
+        if fc is not None:
+            zeros[CONTENT] = fc
+        return {t: torch.cat([v, zeros[t]], dim=-1) for t, v in out.items()}
 
 
 def score(user_vectors: Tensor, content_vectors: Tensor) -> Tensor:

@@ -34,11 +34,15 @@ from model.checkpoint import Checkpoint
 from model.datasets import WATCH, Dataset, build_store, load_dataset, load_events_file
 from model.embedder import run_on_sample
 from model.encoders import FeatureEncoders
+from model.factors import Factors, align, fit_factors
 from model.history import ExposureHistory
 from model.sage import HeteroSAGE, score
 from model.vocab import IdVocabulary
 
 Objective = Literal["interactions", "long_view", "is_click"]
+#: A user node without edges or features that training puts in place of a label's user
+#: (``cold_user_share``): the model learns what to recommend to someone it knows nothing of.
+BLANK_USER = "\x00freshrec-blank-user"
 
 
 @dataclass
@@ -65,6 +69,13 @@ class TrainConfig:
     user_balance: float = 0.75  # interaction labels weigh (user's label count) ** -user_balance
     id_dim: int = 0  # per-id embeddings of users and content seen in training (0: none, fully inductive)
     id_dropout: float = 0.25  # share of known ids replaced by the unknown row in training
+    factor_dim: int = 32  # fixed implicit-ALS input factors of users and content (model/factors.py; 0: none)
+    factor_share: float = 0.5  # the latest share of training labels, scored with factors fitted before them
+    cold_user_share: float = 0.4  # labels whose user is replaced by a user without history (training)
+    in_batch_negatives: bool = False  # the batch's other positives are negatives too (mixed negative sampling)
+    label_time_users: bool = True  # a label's user is seen as of the label's own time, not the batch's start
+    factor_skip: bool = True  # score also by the fold-in of the user's items' factors (sage.HeteroSAGE)
+    factor_refit: bool = True  # ship factors refitted on all training interactions (rotated onto the first fit)
 
 
 @dataclass
@@ -158,33 +169,52 @@ def batch_loss(
     *,
     training: bool,
     vocab: IdVocabulary | None = None,
+    factors_from: int | None = None,
+    blank_user: int | None = None,
 ) -> torch.Tensor:
-    """The loss of one time-ordered batch, on neighbourhoods sampled before its first label."""
+    """The loss of one time-ordered batch, on neighbourhoods sampled before its first label.
+
+    With input factors fitted on interactions before ``factors_from``, a batch before that
+    time sees every node's factor as unknown (the factors would encode its labels)."""
     before = int(labels.ts[0])
+    id_dropout = cfg.id_dropout if training else 0.0
+    if factors_from is not None and before < factors_from:
+        id_dropout = 1.0
     n = len(labels)
     weight = torch.from_numpy(labels.weight)
     if cfg.objective == "interactions":
         # one set of uniform negatives shared by the batch: a sampled softmax that costs
         # one neighbourhood per negative instead of one per (label, negative)
         neg = rng.integers(0, store.num_nodes(CONTENT), size=cfg.negatives)
+        users = labels.user
+        if training and blank_user is not None and cfg.cold_user_share > 0:
+            # as if the user had just arrived: most users a recommender meets have no history
+            users = np.where(rng.random(n) < cfg.cold_user_share, blank_user, users)
         vec = run_on_sample(
-            model, encoders, store, {USER: labels.user, CONTENT: np.concatenate([labels.content, neg])},
+            model, encoders, store, {USER: users, CONTENT: np.concatenate([labels.content, neg])},
             fanouts=cfg.fanouts, strategy=cfg.strategy, before=before, rng=rng,
             feature_dropout=cfg.feature_dropout if training else 0.0,
-            vocab=vocab, id_dropout=cfg.id_dropout if training else 0.0,
+            vocab=vocab, id_dropout=id_dropout,
+            seed_times={USER: labels.ts} if cfg.label_time_users else None,
         )
         u, c = vec[USER], vec[CONTENT]
         pos = score(u, c[:n])
         negs = u @ c[n:].T
         negs = negs.masked_fill(torch.from_numpy(neg[None, :] == labels.content[:, None]), -1e9)
-        logits = torch.cat([pos[:, None], negs], dim=1)
+        parts = [pos[:, None], negs]
+        if cfg.in_batch_negatives:
+            # the batch's other positives: negatives drawn by popularity, which uniform
+            # ones rarely are (ranking a whole catalog is decided among popular items)
+            other = u @ c[:n].T
+            parts.append(other.masked_fill(torch.from_numpy(labels.content[None, :] == labels.content[:, None]), -1e9))
+        logits = torch.cat(parts, dim=1)
         ce = F.cross_entropy(logits, torch.zeros(n, dtype=torch.long), reduction="none")
         return (ce * weight).sum() / weight.sum()
     vec = run_on_sample(
         model, encoders, store, {USER: labels.user, CONTENT: labels.content},
         fanouts=cfg.fanouts, strategy=cfg.strategy, before=before, rng=rng,
         feature_dropout=cfg.feature_dropout if training else 0.0,
-        vocab=vocab, id_dropout=cfg.id_dropout if training else 0.0,
+        vocab=vocab, id_dropout=id_dropout,
     )
     logits = score(vec[USER], vec[CONTENT])
     return F.binary_cross_entropy_with_logits(logits, torch.from_numpy(labels.target), weight=weight)
@@ -222,6 +252,7 @@ def train(
     store = build_store(ds, until=cfg.until)
     encoders = FeatureEncoders.fit(store, source=exposure_history(ds, cfg.until))
     labels = make_labels(ds, store, cfg.objective, cfg.until)
+    blank_user = int(store.index(USER, np.array([BLANK_USER], dtype=object))[0])
     if cfg.user_balance and cfg.objective == "interactions":
         labels = balance_users(labels, cfg.user_balance)
     if len(labels) < 2:
@@ -229,12 +260,25 @@ def train(
     n_val = int(len(labels) * cfg.val_fraction)
     fit_labels, val_labels = labels.slice(slice(0, len(labels) - n_val)), labels.slice(slice(len(labels) - n_val, None))
 
-    vocab = IdVocabulary.fit(store) if cfg.id_dim > 0 else None
+    if cfg.id_dim > 0 and cfg.factor_dim > 0:
+        raise ValueError("id_dim and factor_dim are alternatives (both use the id tables); set one")
+    factors: Factors | None = None
+    factors_from: int | None = None
+    vocab: IdVocabulary | None = None
+    if cfg.factor_dim > 0:
+        factors_from = int(np.quantile(labels.ts, 1.0 - cfg.factor_share))
+        factors = _fit_input_factors(ds, min(factors_from, cfg.until or factors_from), cfg)
+        vocab = factors.vocabulary()
+    elif cfg.id_dim > 0:
+        vocab = IdVocabulary.fit(store)
     model = HeteroSAGE(
         encoders.widths(), hash_buckets=encoders.hash_buckets, hidden=cfg.hidden, dim=cfg.dim,
         num_layers=cfg.num_layers, dropout=cfg.dropout,
-        id_sizes=vocab.sizes() if vocab is not None else None, id_dim=cfg.id_dim or 32,
+        id_sizes=vocab.sizes() if vocab is not None else None, id_dim=cfg.factor_dim or cfg.id_dim or 32,
+        factor_skip=cfg.factor_dim > 0 and cfg.factor_skip,
     )
+    if factors is not None:
+        _set_factor_tables(model, factors)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     fit_batches = _batches(len(fit_labels), cfg.batch_size)
     val_batches = _batches(len(val_labels), cfg.batch_size)
@@ -250,7 +294,7 @@ def train(
         losses = []
         for b in rng.permutation(len(fit_batches)):
             loss = batch_loss(model, encoders, store, fit_labels.slice(fit_batches[b]), cfg, rng, training=True,
-                              vocab=vocab)
+                              vocab=vocab, factors_from=factors_from, blank_user=blank_user)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -262,7 +306,7 @@ def train(
             if time.monotonic() > deadline:
                 stopped_early = True
                 break
-        val = evaluate_loss(model, encoders, store, val_labels, val_batches, cfg, vocab)
+        val = evaluate_loss(model, encoders, store, val_labels, val_batches, cfg, vocab, factors_from)
         history.append({"epoch": epoch, "steps": len(losses), "train_loss": float(np.mean(losses)), "val_loss": val})
         key = val if math.isfinite(val) else -float(epoch)  # no validation labels: keep the last
         if best is None or key < best[0]:
@@ -273,6 +317,11 @@ def train(
     assert best is not None
     model.load_state_dict(best[2])
     model.eval()
+    if factors is not None and cfg.factor_refit:
+        # the shipped factors know every training interaction, on the basis the model learned
+        final = align(_fit_input_factors(ds, cfg.until, cfg), factors)
+        _set_factor_tables(model, final)
+        vocab = final.vocabulary()
 
     seconds = time.monotonic() - started
     report: dict[str, Any] = {
@@ -298,14 +347,30 @@ def train(
 @torch.no_grad()
 def evaluate_loss(
     model: HeteroSAGE, encoders: FeatureEncoders, store: Any, labels: Labels, batches: list[slice], cfg: TrainConfig,
-    vocab: IdVocabulary | None = None,
+    vocab: IdVocabulary | None = None, factors_from: int | None = None,
 ) -> float:
     """Mean loss over held-out batches with a fixed negative sample (comparable across epochs)."""
     if not batches:
         return float("nan")
     model.eval()
     rng = np.random.default_rng(cfg.seed + 1)
-    losses = [float(batch_loss(model, encoders, store, labels.slice(b), cfg, rng, training=False, vocab=vocab))
+    losses = [float(batch_loss(model, encoders, store, labels.slice(b), cfg, rng, training=False, vocab=vocab,
+                               factors_from=factors_from))
               for b in batches]
     model.train()
     return float(np.mean(losses))
+
+
+def _fit_input_factors(ds: Dataset, until: int | None, cfg: TrainConfig) -> Factors:
+    """Implicit-ALS factors of the dataset's interactions strictly before ``until``."""
+    inter = ds.interactions
+    if until is not None:
+        inter = inter.take(inter.ts < until)
+    return fit_factors(inter.user, inter.content, np.ones(len(inter), np.float32), dim=cfg.factor_dim,
+                       seed=cfg.seed)
+
+
+def _set_factor_tables(model: HeteroSAGE, factors: Factors) -> None:
+    """Install ``factors`` as the model's fixed (never trained) id tables."""
+    for t, table in factors.tables().items():
+        model.ids[t] = torch.nn.Embedding.from_pretrained(torch.from_numpy(table), freeze=True)

@@ -19,7 +19,7 @@ def test_quick_train_learns_the_planted_communities(tmp_path) -> None:
     ds = planted_dataset()
     cut = int(np.quantile(ds.interactions.ts, 0.8))
     report = train(ds, tmp_path / "m.pt", epochs=8, seed=0, progress=False, until=cut,
-                   batch_size=32, negatives=16, hidden=16, dim=16, lr=1e-2)
+                   batch_size=32, negatives=16, hidden=16, dim=16, lr=1e-2, factor_dim=8)
     losses = [h["train_loss"] for h in report["history"]]
     assert losses[-1] < losses[0] - 0.05, losses
     assert report["bytes"] < 2_000_000
