@@ -53,7 +53,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from model.evaluate import evaluate
 
-    for path in evaluate(args.dataset, seed=args.seed):
+    for path in evaluate(args.dataset, seed=args.seed, validation=args.validation):
         print(f"wrote {path}")
     return 0
 
@@ -112,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="GNN and baselines side by side; writes docs/results/*.md and .json")
     p.add_argument("--dataset", default="movielens", choices=("movielens", "kuairand"))
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--validation", action="store_true",
+                   help="MovieLens: run each protocol on the data before its own test period (model selection); "
+                        "writes artifacts/validation/")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("produce", help="publish events: a bundled dataset replayed in time order, or stdin")
