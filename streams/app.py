@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 def build_app(settings: Settings, updater: Updater, publisher: Publisher, web_app: web.Application, *,
               http_port: int, restored: Mapping[str, int] | None = None,
               on_ready: Callable[[], Awaitable[None]] | None = None) -> faust.App:
+    (settings.state_dir / "faust").mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     app = faust.App(
         f"{settings.topic_prefix}-worker",
         broker=[f"kafka://{host}" for host in settings.bootstrap.split(",")],
