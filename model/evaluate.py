@@ -300,8 +300,13 @@ def _tuned_trending(hist: History, val_cut: int) -> Trending:
 
 
 def evaluate_kuairand(*, epochs: int = 6, seed: int = 0, max_minutes: float = 10.0, work_dir: Path | None = None,
-                      progress: bool = True, data_dir: Path | None = None) -> dict[str, Any]:
+                      progress: bool = True, data_dir: Path | None = None, validation: bool = False,
+                      **train_options: Any) -> dict[str, Any]:
+    """``validation`` runs the same protocol on the exposures and interactions before the
+    test cut (its own cut then falls inside training time): for model selection."""
     ds = load_dataset("kuairand", data_dir)
+    if validation:
+        ds = kuairand_before_cut(ds)
     exp = ds.exposures
     assert exp is not None
     index = _Index(ds)
@@ -328,7 +333,8 @@ def evaluate_kuairand(*, epochs: int = 6, seed: int = 0, max_minutes: float = 10
         y = getattr(exp, label).astype(np.float32)
         ckpt = work / f"kuairand-{label}.pt"
         reports[label] = train(ds, ckpt, epochs=epochs, seed=seed, max_minutes=max_minutes, progress=progress,
-                               until=cut, objective=label, batch_size=256, factor_dim=0)
+                               until=cut, objective=label, batch_size=256,
+                               **{"factor_dim": 0, **train_options})
         gnn = _GNN(*_gnn_scores(ckpt, train_ds, index, cut))
         # baselines learn from the label on exposures before the cut
         hist = History(eu[tr], ei[tr], exp.ts[tr], y[tr], len(index.users), len(index.items), index.item_tags,
@@ -359,6 +365,18 @@ def evaluate_kuairand(*, epochs: int = 6, seed: int = 0, max_minutes: float = 10
         "dataset": "kuairand", "cut_ms": cut, "test_exposures": {s: int(m.sum()) for s, m in slices.items()},
         "gnn_training": reports, "results": results, "seconds": round(time.monotonic() - started, 1),
     }
+
+
+def kuairand_before_cut(ds: Dataset) -> Dataset:
+    """KuaiRand cut to what lies before the test cut (exposures and interactions)."""
+    exp = ds.exposures
+    assert exp is not None
+    cut = int(np.quantile(exp.ts, 0.8))
+    keep = exp.ts < cut
+    return replace(ds, interactions=ds.interactions.take(ds.interactions.ts < cut),
+                   exposures=replace(exp, **{f: getattr(exp, f)[keep] for f in
+                                             ("user", "content", "ts", "is_click", "long_view", "play_time_ms",
+                                              "duration_ms")}))
 
 
 def _before(h: History, t: int) -> History:
@@ -416,8 +434,8 @@ VALIDATION_DIR = RESULTS_DIR.parent.parent / "artifacts" / "validation"
 def evaluate(dataset: str, *, validation: bool = False, **kwargs: Any) -> list[Path]:
     """Run the evaluation of ``dataset`` ('movielens' runs both protocols) and write results.
 
-    ``validation`` (MovieLens) runs each protocol on the data before its own test period
-    and writes to ``artifacts/validation/``: the numbers hyper-parameters are chosen on."""
+    ``validation`` runs each protocol on the data before its own test period and writes
+    to ``artifacts/validation/``: the numbers hyper-parameters are chosen on."""
     if dataset == "movielens":
         protocols = kwargs.pop("protocols", ("global", "per_user"))
         if not validation:
@@ -425,8 +443,8 @@ def evaluate(dataset: str, *, validation: bool = False, **kwargs: Any) -> list[P
         full = load_dataset("movielens", kwargs.pop("data_dir", None))
         return [write_results(evaluate_movielens(p, dataset=validation_dataset(full, p), **kwargs),
                               f"movielens-{p}", VALIDATION_DIR) for p in protocols]
-    if validation:
-        raise ValueError("validation runs are defined for movielens only")
     if dataset == "kuairand":
+        if validation:
+            return [write_results(evaluate_kuairand(validation=True, **kwargs), "kuairand", VALIDATION_DIR)]
         return [write_results(evaluate_kuairand(**kwargs), "kuairand")]
     raise ValueError(f"unknown dataset {dataset!r}; expected 'movielens' or 'kuairand'")

@@ -215,6 +215,7 @@ def batch_loss(
         fanouts=cfg.fanouts, strategy=cfg.strategy, before=before, rng=rng,
         feature_dropout=cfg.feature_dropout if training else 0.0,
         vocab=vocab, id_dropout=id_dropout,
+        seed_times={USER: labels.ts} if cfg.label_time_users else None,
     )
     logits = score(vec[USER], vec[CONTENT])
     return F.binary_cross_entropy_with_logits(logits, torch.from_numpy(labels.target), weight=weight)

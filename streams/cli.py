@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", default="movielens", choices=("movielens", "kuairand"))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--validation", action="store_true",
-                   help="MovieLens: run each protocol on the data before its own test period (model selection); "
+                   help="run each protocol on the data before its own test period (model selection); "
                         "writes artifacts/validation/")
     p.set_defaults(func=cmd_evaluate)
 
