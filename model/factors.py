@@ -13,14 +13,18 @@ as *fixed input features*, keyed by external id like :mod:`model.vocab` rows:
 - The checkpoint's factors are refitted on all training interactions and rotated onto the
   first fit's basis (orthogonal Procrustes over the ids both fits know): ALS is defined up
   to a rotation and the GNN's projection was learned on the first basis.
-- Nodes without a factor (new users, new content, anything after training) get the
-  model's learned "unknown" row, and their vectors come from features and neighbours as
-  before, so cold start is unchanged and a user's fresh events still move their vector.
+- Nodes without a factor (new users, new content, anything after training) get row 0,
+  which is zero: their vectors come from features and neighbours as before, so cold
+  start is unchanged.
+- Besides feeding the input layer, the factors give the output vectors extra slots
+  (``HeteroSAGE(factor_skip=True)``): content carries its factor, a user the learned
+  scale times the mean factor of the content it interacted with in its sampled
+  neighbourhood. That fold-in of the user's *recent* items is fresh: a user's newest
+  watch moves the user's vector at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,15 +105,3 @@ def align(new: Factors, reference: Factors) -> Factors:
     rotation = (left @ right).astype(np.float32)
     return Factors(new.ids, {t: v @ rotation for t, v in new.vectors.items()})
 
-
-def rotation_error(new: Factors, reference: Factors) -> Mapping[str, float]:
-    """Mean squared difference on shared ids relative to the reference's mean square (diagnostics)."""
-    out = {}
-    for t in new.vectors:
-        pos = {s: k for k, s in enumerate(reference.ids.get(t, []))}
-        pairs = [(k, pos[s]) for k, s in enumerate(new.ids[t]) if s in pos]
-        if pairs:
-            kn, kr = map(list, zip(*pairs, strict=True))
-            diff = new.vectors[t][kn] - reference.vectors[t][kr]
-            out[t] = float((diff ** 2).mean() / max((reference.vectors[t][kr] ** 2).mean(), 1e-12))
-    return out

@@ -23,6 +23,10 @@ Design:
   user ``[h_u, b_u, 1]`` and content ``[h_c, 1, b_c]`` so that
   ``u . c = h_u . h_c + b_u + b_c`` — popularity and user activity fit in an inner
   product index unchanged.
+- With fixed input factors (``factor_skip``, model/factors.py) the vectors get
+  ``id_dim`` more slots after those: content its factor, a user ``s * mean`` of the
+  factors of the content it interacted with in the sample, adding ``s * f_u . f_c``
+  (an item-item fold-in of the user's recent items) to the score.
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ class TrainConfig:
     factor_share: float = 0.5  # the latest share of training labels, scored with factors fitted before them
     cold_user_share: float = 0.4  # labels whose user is replaced by a user without history (training)
     in_batch_negatives: bool = False  # the batch's other positives are negatives too (mixed negative sampling)
-    label_time_users: bool = True  # a label's user is seen as of the label's own time, not the batch's start
+    label_time_users: bool = True  # interactions: a label's user as of the label's own time, not the batch's start
     factor_skip: bool = True  # score also by the fold-in of the user's items' factors (sage.HeteroSAGE)
     factor_refit: bool = True  # ship factors refitted on all training interactions (rotated onto the first fit)
 
@@ -215,7 +215,6 @@ def batch_loss(
         fanouts=cfg.fanouts, strategy=cfg.strategy, before=before, rng=rng,
         feature_dropout=cfg.feature_dropout if training else 0.0,
         vocab=vocab, id_dropout=id_dropout,
-        seed_times={USER: labels.ts} if cfg.label_time_users else None,
     )
     logits = score(vec[USER], vec[CONTENT])
     return F.binary_cross_entropy_with_logits(logits, torch.from_numpy(labels.target), weight=weight)
