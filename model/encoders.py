@@ -227,8 +227,10 @@ class FeatureEncoders:
         extra_features: Mapping[NodeType, Sequence[str]] | None = None,
         hash_buckets: Mapping[NodeType, int] | None = None,
         source: TimedSource | None = None,
+        window_days: Sequence[int] = WINDOW_DAYS,
     ) -> FeatureEncoders:
-        """Fit on every node of ``store`` with the graph as it was before ``before``.
+        """Fit on every node of ``store`` with the graph as it was before ``before``;
+        ``window_days`` are the recent-count windows of watch relations.
 
         ``extra_features`` names columns to expect even if the store holds none now (they
         will then always encode as unknown)."""
@@ -255,7 +257,7 @@ class FeatureEncoders:
             wins = [
                 ColumnStats.fit(f"{e[1]}@{d}", np.log1p(window_count(store, e, idx, before, d)) if n
                                 else np.empty(0), allow_log=False)
-                for e in window_relations(t) for d in WINDOW_DAYS
+                for e in window_relations(t) for d in window_days
             ]
             timed: list[ColumnStats] = []
             if source is not None and source.columns(t):

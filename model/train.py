@@ -33,7 +33,7 @@ from graph_store.schema import CONTENT, USER
 from model.checkpoint import Checkpoint
 from model.datasets import WATCH, Dataset, build_store, load_dataset, load_events_file
 from model.embedder import run_on_sample
-from model.encoders import FeatureEncoders
+from model.encoders import WINDOW_DAYS, FeatureEncoders
 from model.factors import Factors, align, fit_factors
 from model.history import ExposureHistory
 from model.sage import HeteroSAGE, score
@@ -58,6 +58,7 @@ class TrainConfig:
     num_layers: int = 2
     dropout: float = 0.1
     fanouts: list[int] = field(default_factory=lambda: [10, 10])
+    window_days: list[int] = field(default_factory=lambda: list(WINDOW_DAYS))  # recent-count inputs
     strategy: str = "recent"
     lr: float = 3e-3
     weight_decay: float = 1e-5
@@ -250,7 +251,7 @@ def train(
 
     ds = resolve_dataset(dataset, data_dir)
     store = build_store(ds, until=cfg.until)
-    encoders = FeatureEncoders.fit(store, source=exposure_history(ds, cfg.until))
+    encoders = FeatureEncoders.fit(store, source=exposure_history(ds, cfg.until), window_days=cfg.window_days)
     labels = make_labels(ds, store, cfg.objective, cfg.until)
     blank_user = int(store.index(USER, np.array([BLANK_USER], dtype=object))[0])
     if cfg.user_balance and cfg.objective == "interactions":
