@@ -82,7 +82,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=9742)
     parser.add_argument("--users", type=int, default=610)
-    parser.add_argument("--dim", type=int, default=66)
+    parser.add_argument("--dim", type=int, default=96, help="vector width (the shipped model: 64 learned + 32 factor slots)")
     parser.add_argument("--seen", type=int, default=165, help="seen items per user (MovieLens mean)")
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--requests", type=int, default=5000)
