@@ -15,6 +15,22 @@ import numpy as np
 from graph_store.segments import EdgeRing
 
 
+def first_not_before(ts: np.ndarray, start: np.ndarray, stop: np.ndarray, before: int | np.ndarray) -> np.ndarray:
+    """Per range ``[start, stop)`` of the ascending runs in ``ts``, the position of the first
+    entry with ts >= ``before`` (one time, or one per range): a binary search run for all
+    ranges at once (about log2(longest range) numpy steps). Shapes: [n] -> [n] int64."""
+    lo, hi = start.copy(), stop.copy()
+    per_range = np.ndim(before) > 0
+    while True:
+        active = np.flatnonzero(lo < hi)
+        if active.size == 0:
+            return lo
+        mid = (lo[active] + hi[active]) >> 1
+        older = ts[mid] < (before[active] if per_range else before)  # type: ignore[index]
+        lo[active[older]] = mid[older] + 1
+        hi[active[~older]] = mid[~older]
+
+
 class TimedIndex:
     """One direction of a ring's live edges grouped by node, timestamps ascending per node.
 
@@ -49,16 +65,7 @@ class TimedIndex:
         nodes at once (about log2(max degree) numpy steps).
         """
         start, stop = self._ranges(nodes)
-        lo, hi = start.copy(), stop.copy()
-        per_node = np.ndim(before) > 0
-        while True:
-            active = np.flatnonzero(lo < hi)
-            if active.size == 0:
-                return start, lo
-            mid = (lo[active] + hi[active]) >> 1
-            older = self.ts[mid] < (before[active] if per_node else before)
-            lo[active[older]] = mid[older] + 1
-            hi[active[~older]] = mid[~older]
+        return start, first_not_before(self.ts, start, stop, before)
 
     def latest(self, nodes: np.ndarray, before: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The up to ``k`` newest edges of each node with ts < its own ``before`` (all if

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from graph_store.schema import CONTENT, CREATOR, USER, NodeType
+from graph_store.timed import first_not_before
 
 
 class _Grouped:
@@ -37,20 +38,7 @@ class _Grouped:
         r = np.where(ok, rows, 0)
         start = np.where(ok, self.offsets[r], 0)
         stop = np.where(ok, self.offsets[r + 1], 0)
-        if before is None:
-            cut = stop
-        else:  # vectorised binary search within each row's range
-            lo, hi = start.copy(), stop.copy()
-            per_row = np.ndim(before) > 0
-            while True:
-                act = np.flatnonzero(lo < hi)
-                if act.size == 0:
-                    break
-                mid = (lo[act] + hi[act]) >> 1
-                older = self.ts[mid] < (before[act] if per_row else before)
-                lo[act[older]] = mid[older] + 1
-                hi[act[~older]] = mid[~older]
-            cut = lo
+        cut = stop if before is None else first_not_before(self.ts, start, stop, before)
         return cut - start, self.cum[cut] - self.cum[start]
 
 
