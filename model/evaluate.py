@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -169,7 +169,7 @@ def evaluate_movielens(protocol: Literal["global", "per_user"] = "global", *, ep
     ds = dataset if dataset is not None else load_dataset("movielens", data_dir)
     inter = ds.interactions
     index = _Index(ds)
-    in_train, now, starts = _split(ds, protocol)
+    in_train, now, starts = movielens_split(ds, protocol)
     train_ds = replace(ds, interactions=inter.take(in_train))
     test = inter.take(~in_train & (inter.kind == WATCH))
 
@@ -249,14 +249,9 @@ def evaluate_movielens(protocol: Literal["global", "per_user"] = "global", *, ep
     }
 
 
-def movielens_split(ds: Dataset, protocol: Literal["global", "per_user"]) -> tuple[np.ndarray, int]:
-    """The training mask of ``ds.interactions`` under ``protocol`` and the reference time."""
-    in_train, now, _ = _split(ds, protocol)
-    return in_train, now
-
-
-def _split(ds: Dataset, protocol: Literal["global", "per_user"]) -> tuple[np.ndarray, int, dict[str, int]]:
-    """Training mask, reference time, and each user's test start (per_user; empty for global)."""
+def movielens_split(ds: Dataset, protocol: Literal["global", "per_user"]) -> tuple[np.ndarray, int, dict[str, int]]:
+    """The training mask of ``ds.interactions`` under ``protocol``, the reference time, and
+    each user's test start (per_user; empty for global)."""
     inter = ds.interactions
     if protocol == "global":
         cut = int(np.quantile(inter.ts[inter.kind == WATCH], 0.8))
@@ -275,7 +270,7 @@ def _split(ds: Dataset, protocol: Literal["global", "per_user"]) -> tuple[np.nda
 def validation_dataset(ds: Dataset, protocol: Literal["global", "per_user"]) -> Dataset:
     """``ds`` cut to the protocol's training part: running the protocol on it puts its own
     test period inside training time. Model selection uses this, never the test period."""
-    in_train, _ = movielens_split(ds, protocol)
+    in_train, _, _ = movielens_split(ds, protocol)
     return replace(ds, interactions=ds.interactions.take(in_train))
 
 
@@ -310,7 +305,7 @@ def evaluate_kuairand(*, epochs: int = 6, seed: int = 0, max_minutes: float = 10
     exp = ds.exposures
     assert exp is not None
     index = _Index(ds)
-    cut = int(np.quantile(exp.ts, 0.8))
+    cut = kuairand_cut(exp)
     train_ds = replace(ds, interactions=ds.interactions.take(ds.interactions.ts < cut))
     tr = exp.ts < cut
     eu, ei = index.u(exp.user), index.i(exp.content)
@@ -367,16 +362,19 @@ def evaluate_kuairand(*, epochs: int = 6, seed: int = 0, max_minutes: float = 10
     }
 
 
+def kuairand_cut(exp: Any) -> int:
+    """The KuaiRand test cut: the 80 % quantile of exposure times."""
+    return int(np.quantile(exp.ts, 0.8))
+
+
 def kuairand_before_cut(ds: Dataset) -> Dataset:
     """KuaiRand cut to what lies before the test cut (exposures and interactions)."""
     exp = ds.exposures
     assert exp is not None
-    cut = int(np.quantile(exp.ts, 0.8))
+    cut = kuairand_cut(exp)
     keep = exp.ts < cut
     return replace(ds, interactions=ds.interactions.take(ds.interactions.ts < cut),
-                   exposures=replace(exp, **{f: getattr(exp, f)[keep] for f in
-                                             ("user", "content", "ts", "is_click", "long_view", "play_time_ms",
-                                              "duration_ms")}))
+                   exposures=replace(exp, **{f.name: getattr(exp, f.name)[keep] for f in fields(exp)}))
 
 
 def _before(h: History, t: int) -> History:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from model.datasets import WATCH, load_dataset
-from model.evaluate import _split, kuairand_before_cut, movielens_split, validation_dataset
+from model.evaluate import kuairand_before_cut, kuairand_cut, movielens_split, validation_dataset
 
 
 @pytest.fixture(scope="module")
@@ -15,15 +15,15 @@ def movielens():
 
 
 def test_global_validation_ends_before_the_test_cut_and_has_its_own_cut_inside(movielens) -> None:
-    in_train, cut = movielens_split(movielens, "global")
+    in_train, cut, _ = movielens_split(movielens, "global")
     val = validation_dataset(movielens, "global")
     assert val.interactions.ts.max() < cut and len(val.interactions) == int(in_train.sum())
-    _, val_cut = movielens_split(val, "global")
+    _, val_cut, _ = movielens_split(val, "global")
     assert val_cut < cut
 
 
 def test_per_user_split_holds_out_each_users_last_fifth(movielens) -> None:
-    in_train, now, starts = _split(movielens, "per_user")
+    in_train, now, starts = movielens_split(movielens, "per_user")
     inter = movielens.interactions
     u = inter.user[0]
     mine = (inter.user == u) & (inter.kind == WATCH)
@@ -38,7 +38,7 @@ def test_per_user_split_holds_out_each_users_last_fifth(movielens) -> None:
 
 def test_kuairand_validation_data_stops_at_the_test_cut() -> None:
     ds = load_dataset("kuairand")
-    cut = int(np.quantile(ds.exposures.ts, 0.8))
+    cut = kuairand_cut(ds.exposures)
     val = kuairand_before_cut(ds)
     assert val.exposures.ts.max() < cut and val.interactions.ts.max() < cut
     assert len(val.exposures.user) == len(val.exposures.long_view) == int((ds.exposures.ts < cut).sum())
