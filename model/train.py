@@ -76,7 +76,6 @@ class TrainConfig:
     in_batch_negatives: bool = False  # the batch's other positives are negatives too (mixed negative sampling)
     label_time_users: bool = True  # interactions: a label's user as of the label's own time, not the batch's start
     factor_skip: bool = True  # score also by the fold-in of the user's items' factors (sage.HeteroSAGE)
-    factor_refit: bool = True  # ship factors refitted on all training interactions (rotated onto the first fit)
 
 
 @dataclass
@@ -318,7 +317,7 @@ def train(
     assert best is not None
     model.load_state_dict(best[2])
     model.eval()
-    if factors is not None and cfg.factor_refit:
+    if factors is not None:
         # the shipped factors know every training interaction, on the basis the model learned
         final = align(_fit_input_factors(ds, cfg.until, cfg), factors)
         _set_factor_tables(model, final)
