@@ -244,22 +244,19 @@ class HeteroSAGE(nn.Module):
         a parameter-free fold-in of the user's recent items (fresh: the newest edge counts
         at once). Nodes without a factor (unknown row) contribute zeros."""
         k = self.id_dim
-        zeros = {t: v.new_zeros((v.shape[0], k)) for t, v in out.items()}
-        fc = self.ids[CONTENT](id_dict[CONTENT]) if CONTENT in id_dict and CONTENT in out else zeros.get(CONTENT)
-        if USER in out:
-            n_u = out[USER].shape[0]
-            acc = out[USER].new_zeros((n_u, k))
-            cnt = out[USER].new_zeros((n_u,))
-            if fc is not None:
-                for e, ei in edges.items():
-                    if e[0] == CONTENT and e[2] == USER and e[1].startswith("rev_"):
-                        acc.index_add_(0, ei[1], fc[ei[0]])
-                        cnt.index_add_(0, ei[1], torch.ones_like(ei[1], dtype=acc.dtype))
+        slots = {t: v.new_zeros((v.shape[0], k)) for t, v in out.items()}
+        if CONTENT in out and CONTENT in id_dict:
+            slots[CONTENT] = self.ids[CONTENT](id_dict[CONTENT])
+        if USER in out and CONTENT in out:
+            acc = slots[USER]
+            cnt = out[USER].new_zeros((acc.shape[0],))
+            for e, ei in edges.items():
+                if e[0] == CONTENT and e[2] == USER:  # the reverse interaction relations
+                    acc.index_add_(0, ei[1], slots[CONTENT][ei[0]])
+                    cnt.index_add_(0, ei[1], torch.ones_like(ei[1], dtype=acc.dtype))
             assert self.fold_scale is not None
-            zeros[USER] = self.fold_scale * acc / cnt.clamp(min=1.0).unsqueeze(-1)
-        if fc is not None:
-            zeros[CONTENT] = fc
-        return {t: torch.cat([v, zeros[t]], dim=-1) for t, v in out.items()}
+            slots[USER] = self.fold_scale * acc / cnt.clamp(min=1.0).unsqueeze(-1)
+        return {t: torch.cat([v, slots[t]], dim=-1) for t, v in out.items()}
 
 
 def score(user_vectors: Tensor, content_vectors: Tensor) -> Tensor:
