@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 def build_app(settings: Settings, updater: Updater, publisher: Publisher, web_app: web.Application, *,
               http_port: int, restored: Mapping[str, int] | None = None,
               on_ready: Callable[[], Awaitable[None]] | None = None) -> faust.App:
-    (settings.state_dir / "faust").mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
+    faust_dir = settings.state_dir / "faust"  # Faust's own table directory, kept with our state
+    faust_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     app = faust.App(
         f"{settings.topic_prefix}-worker",
         broker=[f"kafka://{host}" for host in settings.bootstrap.split(",")],
@@ -37,7 +38,7 @@ def build_app(settings: Settings, updater: Updater, publisher: Publisher, web_ap
         web_enabled=False,
         autodiscover=False,
         topic_partitions=settings.partitions,
-        datadir=str(settings.state_dir / "faust"),  # Faust's own table directory, kept with our state
+        datadir=str(faust_dir),
     )
     embeddings_topic = settings.topic("embeddings")
 
