@@ -33,10 +33,6 @@ from graph_store.schema import (
 _LOG_SPAN = 50.0
 
 
-def _is_reverse(edge_type: EdgeType) -> bool:
-    return edge_type[1].startswith("rev_")
-
-
 def degree_relations(node_type: NodeType) -> list[EdgeType]:
     """Relations whose neighbour lists a ``node_type`` node owns (it is the source)."""
     return [e for e in MESSAGE_EDGE_TYPES if e[0] == node_type]
@@ -77,7 +73,8 @@ def hours_since_last(store: Any, edge_type: EdgeType, idx: np.ndarray, before: B
     """Hours from the newest edge (ts < the reference time) to the reference time; NaN if
     none. Shapes: [n] -> [n] float32."""
     now = reference_time(store, before)
-    last = np.asarray(store.last_ts(edge_type, np.asarray(idx, dtype=np.int64), now), dtype=np.int64)
+    # before=None asks the live chains (cheap); any time rebuilds a sorted index per change
+    last = np.asarray(store.last_ts(edge_type, np.asarray(idx, dtype=np.int64), before), dtype=np.int64)
     hours = (now - last) / HOUR_MS
     return np.where(last >= 0, hours, np.nan).astype(np.float32)
 
@@ -86,7 +83,7 @@ def window_count(store: Any, edge_type: EdgeType, idx: np.ndarray, before: Befor
     """Edges in ``[now - days, now)``. Shapes: [n] -> [n] float32."""
     now = reference_time(store, before)
     idx = np.asarray(idx, dtype=np.int64)
-    recent = store.degree(edge_type, idx, now) - store.degree(edge_type, idx, now - days * DAY_MS)
+    recent = store.degree(edge_type, idx, before) - store.degree(edge_type, idx, now - days * DAY_MS)
     return np.asarray(recent, dtype=np.float32)
 
 
