@@ -77,3 +77,9 @@ def as_float_array(values: Any, field: str, n: int) -> np.ndarray:
     if arr.shape[0] != n:
         raise ValueError(f"{field} has {arr.shape[0]} rows but {n} were expected")
     return arr.astype(np.float32, copy=False)
+
+
+def ranks_below(counts: np.ndarray) -> np.ndarray:
+    """0..c-1 for each c in ``counts``, concatenated."""
+    total = int(counts.sum())
+    return np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)

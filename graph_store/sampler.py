@@ -221,11 +221,7 @@ def _latest_per_seed(store: GraphStore, edge_type: EdgeType, ring, out: bool, no
     else:
         rows, eids = index.latest(nodes, times, -1)
         if rows.size:  # k per seed uniformly without replacement: the k smallest random keys
-            order = np.lexsort((gen.random(rows.shape[0]), rows))
-            rows, eids = rows[order], eids[order]
-            counts = np.bincount(rows, minlength=nodes.shape[0])
-            rank = np.arange(rows.shape[0]) - np.repeat(np.cumsum(counts) - counts, counts)
-            keep = rank < k
+            keep = selection.first_k(rows, np.lexsort((gen.random(rows.shape[0]), rows)), k)
             rows, eids = rows[keep], eids[keep]
     return selection.picked(ring, out, rows, eids)
 

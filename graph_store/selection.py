@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from graph_store._arrays import ranks_below
 from graph_store.chains import EMPTY, cat, edges_of, hits_of, scan_threshold, side_of
 from graph_store.segments import EdgeRing, group_by_node
 
@@ -24,7 +25,7 @@ UNIFORM_EXTRA = 8.0
 SCAN_CHUNK = 4096
 
 
-def _first_k(group: np.ndarray, order: np.ndarray, k: int) -> np.ndarray:
+def first_k(group: np.ndarray, order: np.ndarray, k: int) -> np.ndarray:
     """Positions (into the unsorted arrays) of the first ``k`` of each group in ``order``."""
     g = group[order]
     n = g.shape[0]
@@ -39,7 +40,7 @@ def _first_k(group: np.ndarray, order: np.ndarray, k: int) -> np.ndarray:
 
 def _top_k(walker: np.ndarray, eids: np.ndarray, ts: np.ndarray, k: int) -> np.ndarray:
     """Positions of the k largest (ts, eid) per walker."""
-    return _first_k(walker, np.lexsort((-eids, -ts, walker)), k)
+    return first_k(walker, np.lexsort((-eids, -ts, walker)), k)
 
 
 @dataclass
@@ -250,7 +251,7 @@ def _uniform_scan(
         walker = np.concatenate([walker[sel], short[w2]])
         eids = np.concatenate([eids[sel], e2])
         key = np.concatenate([key[sel], rng.random(e2.shape[0])])
-    sel = _first_k(walker, np.lexsort((key, walker)), k)
+    sel = first_k(walker, np.lexsort((key, walker)), k)
     return walker[sel], eids[sel]
 
 
@@ -265,17 +266,11 @@ def _pick(
     starts = np.cumsum(counts) - counts
     small = np.flatnonzero(counts <= k)
     big = np.flatnonzero(counts > k)
-    picks = [order[np.repeat(starts[small], counts[small]) + _ranks_below(counts[small])]]
+    picks = [order[np.repeat(starts[small], counts[small]) + ranks_below(counts[small])]]
     if big.size:
         picks.append(order[(starts[big][:, None] + _floyd(counts[big], k, rng)).ravel()])
     sel = np.concatenate(picks)
     return walker[sel], eids[sel]
-
-
-def _ranks_below(counts: np.ndarray) -> np.ndarray:
-    """0..c-1 for each c in ``counts``, concatenated."""
-    total = int(counts.sum())
-    return np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
 
 
 def _floyd(counts: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from graph_store._arrays import ranks_below
 from graph_store.segments import EdgeRing
 
 
@@ -78,8 +79,7 @@ class TimedIndex:
         counts = cut - first
         rows = np.repeat(np.arange(nodes.shape[0], dtype=np.int64), counts)
         # position = cut - 1 - (rank within the node's run)
-        rank = np.arange(rows.shape[0], dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-        return rows, self.eid[np.repeat(cut, counts) - 1 - rank]
+        return rows, self.eid[np.repeat(cut, counts) - 1 - ranks_below(counts)]
 
     def degree(self, nodes: np.ndarray, before: int | np.ndarray) -> np.ndarray:
         """Edges with ts < ``before`` per node. Shapes: [n] -> [n] int64."""

@@ -75,3 +75,18 @@ def test_degree_and_last_ts_take_one_time_per_node() -> None:
     assert store.last_ts(WATCHED, nodes, times).tolist() == last
     with pytest.raises(ValueError, match="one time per node"):
         store.degree(WATCHED, nodes, times[:2])
+
+
+def test_uniform_timed_seeds_take_k_distinct_edges_before_their_time() -> None:
+    store, src, dst, ts = _store(3)
+    users = np.array([0, 1, 1, 3])
+    times = np.array([30, 5, 45, 20])
+    sub = sample(store, {USER: users}, [4], before=0, seed_times={USER: times}, edge_types=[REV_WATCHED],
+                 strategy="uniform", rng=np.random.default_rng(0))
+    e = sub.edge_index[REV_WATCHED].numpy()
+    t = sub.edge_time[REV_WATCHED].numpy()
+    for r, (u, when) in enumerate(zip(users.tolist(), times.tolist())):
+        mine = e[1] == r
+        got = set(zip(sub.node_ids[CONTENT][e[0][mine]].tolist(), t[mine].tolist()))
+        allowed = set(_expected(src, dst, ts, u, when, -1))
+        assert len(got) == mine.sum() == min(4, len(allowed)) and got <= allowed, (r, got)
