@@ -226,7 +226,7 @@ class LightGBMPairs:
         order = np.argsort(history.ts, kind="stable")
         split = int(len(order) * (1 - self.label_fraction))
         t_split = int(history.ts[order[split]])
-        before = _history_before(history, t_split)
+        before = history_before(history, t_split)
         lab = order[split:]
         # positives: first touch of a pair in the label period that is new to the user
         seen = set(zip(before.user.tolist(), before.item.tolist()))
@@ -259,7 +259,8 @@ class LightGBMPairs:
         return out
 
 
-def _history_before(h: History, t: int) -> History:
+def history_before(h: History, t: int) -> History:
+    """``h`` cut to interactions before ``t``, with ``now = t``."""
     keep = h.ts < t
     return History(h.user[keep], h.item[keep], h.ts[keep], h.weight[keep], h.n_users, h.n_items,
                    h.item_tags, h.item_creator, t)

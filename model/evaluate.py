@@ -31,7 +31,9 @@ import scipy.sparse as sp
 from sklearn.metrics import roc_auc_score
 
 from graph_store.schema import CONTENT, USER
-from model.baselines import ALS, History, LightGBMPairs, PairStats, Popularity, TagSimilarity, Trending
+from model.baselines import (
+    ALS, History, LightGBMPairs, PairStats, Popularity, TagSimilarity, Trending, history_before,
+)
 from model.datasets import WATCH, Dataset, build_store, load_dataset
 from model.embedder import Embedder
 from model.train import exposure_history, train
@@ -276,10 +278,8 @@ def validation_dataset(ds: Dataset, protocol: Literal["global", "per_user"]) -> 
 
 def _tuned_trending(hist: History, val_cut: int) -> Trending:
     """Pick the half-life on a validation window carved from training time."""
-    keep = hist.ts < val_cut
-    sub = History(hist.user[keep], hist.item[keep], hist.ts[keep], hist.weight[keep], hist.n_users, hist.n_items,
-                  hist.item_tags, hist.item_creator, val_cut)
-    val_items = hist.item[~keep]
+    sub = history_before(hist, val_cut)
+    val_items = hist.item[hist.ts >= val_cut]
     best, best_hl = -1.0, 30.0
     for hl in (3.0, 14.0, 30.0, 90.0, 365.0):
         t = Trending(hl)
@@ -342,7 +342,7 @@ def evaluate_kuairand(*, epochs: int = 6, seed: int = 0, max_minutes: float = 10
         lgbm = LightGBMPairs(seed=seed, user_features=user_feats)
         t1 = int(np.quantile(exp.ts[tr], 0.6))  # statistics before t1, labelled rows in [t1, cut)
         rows = tr & (exp.ts >= t1)
-        lgbm.fit_rows(PairStats(_before(hist, t1)), eu[rows], ei[rows], y[rows], _duration(exp, rows))
+        lgbm.fit_rows(PairStats(history_before(hist, t1)), eu[rows], ei[rows], y[rows], _duration(exp, rows))
         lgbm.stats = PairStats(hist)
         models = {gnn.name: gnn.score_pairs, "popularity": pop.score_pairs, "trending (half-life 3 d)":
                   trend.score_pairs, "tag-similarity": tags.score_pairs, "als": als.score_pairs,
@@ -375,12 +375,6 @@ def kuairand_before_cut(ds: Dataset) -> Dataset:
     keep = exp.ts < cut
     return replace(ds, interactions=ds.interactions.take(ds.interactions.ts < cut),
                    exposures=replace(exp, **{f.name: getattr(exp, f.name)[keep] for f in fields(exp)}))
-
-
-def _before(h: History, t: int) -> History:
-    keep = h.ts < t
-    return History(h.user[keep], h.item[keep], h.ts[keep], h.weight[keep], h.n_users, h.n_items, h.item_tags,
-                   h.item_creator, t)
 
 
 def _duration(exp: Any, mask: np.ndarray) -> np.ndarray:

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from graph_store.schema import CONTENT, INTERACTIONS, USER, NodeType, check_node_type, reverse
-from model.encoders import degree_relations
+from graph_store.schema import CONTENT, USER, NodeType, check_node_type
+from model.encoders import recency_relations
 
 #: Node types that may have per-id embeddings.
 ID_TYPES: tuple[NodeType, ...] = (USER, CONTENT)
@@ -57,9 +57,8 @@ class IdVocabulary:
             n = store.num_nodes(t)
             idx = np.arange(n, dtype=np.int64)
             count = np.zeros(n, np.int64)
-            for e in degree_relations(t):
-                if e in INTERACTIONS or reverse(e) in INTERACTIONS:
-                    count += np.asarray(store.degree(e, idx, None), dtype=np.int64)
+            for e in recency_relations(t):  # the interaction relations, either direction
+                count += np.asarray(store.degree(e, idx, None), dtype=np.int64)
             keep = idx[count >= min_degree]
             ids[t] = [str(s) for s in store.external(t, keep)] if len(keep) else []
         return cls(ids)
