@@ -27,7 +27,7 @@ class EmbeddingsFollower(threading.Thread):
         self.recommender = recommender
         self.topic = topic
         self.poll_ms = poll_ms
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
         self._consumer = KafkaConsumer(
             bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None,
             auto_offset_reset="earliest", max_partition_fetch_bytes=8 << 20,
@@ -35,7 +35,7 @@ class EmbeddingsFollower(threading.Thread):
         self.caught_up = threading.Event()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
 
     def _assign(self) -> dict[TopicPartition, int]:
         partitions = self._consumer.partitions_for_topic(self.topic) or set()
@@ -49,11 +49,11 @@ class EmbeddingsFollower(threading.Thread):
         if not ends:
             log.warning("embeddings topic %s has no partitions yet; serving trending only", self.topic)
         try:
-            while not self._stop.is_set():
+            while not self._stopping.is_set():
                 if not ends:
                     ends = self._assign()
                     if not ends:
-                        self._stop.wait(1.0)
+                        self._stopping.wait(1.0)
                         continue
                 batches = self._consumer.poll(timeout_ms=self.poll_ms)
                 for records in batches.values():
