@@ -73,7 +73,9 @@ class EmbeddingsFollower(threading.Thread):
                     self.recommender.set_trending(decode_trending(message.value))
                 else:
                     record = decode(message.value)
-                    dim = self.recommender.dim
+                    # a fresh replica's index takes the width of the first record it applies
+                    dim = self.recommender.dim if self.recommender.dim is not None else (
+                        vectors[0].vector.shape[0] if vectors else None)
                     if dim is not None and record.vector.shape != (dim,):
                         raise InvalidVector(f"{record.kind} {record.id} has dim {record.vector.shape[0]}; "
                                             f"the index has {dim} (a record of another model?)")
