@@ -66,10 +66,7 @@ async def recommendations(request: web.Request) -> web.Response:
     unknown = set(request.query) - {"k"}
     if unknown:
         return _error(400, f"unknown query parameter(s): {', '.join(sorted(unknown))}; only k is accepted")
-    try:
-        k = parse_k(request.query.get("k"))
-    except web.HTTPBadRequest as exc:
-        return _error(400, exc.reason)
+    k = parse_k(request.query.get("k"))  # a bad k raises HTTPBadRequest: _observe answers 400 with its reason
     result = request.app[RECOMMENDER].recommend(user_id, k)
     metrics.RECOMMENDATIONS.labels(result.source).inc()
     return web.json_response(
