@@ -34,9 +34,6 @@ class ContentIndex:
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
-    def __contains__(self, content_id: str) -> bool:
-        return content_id in self._label
-
     def upsert(self, ids: Sequence[str], vectors: np.ndarray) -> None:
         """Insert or replace vectors. Shapes: ``vectors`` is ``[len(ids), dim]``."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)

@@ -7,7 +7,6 @@ the same process or from the embeddings topic; serving never computes one itself
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -45,7 +44,6 @@ class Recommender:
         self._index = ContentIndex(dim) if dim is not None else None
         self._users: dict[str, UserState] = {}
         self._trending: list[tuple[str, float]] = []
-        self._lock = threading.Lock()
 
     @property
     def dim(self) -> int | None:
@@ -84,8 +82,7 @@ class Recommender:
             else:
                 state = UserState(record.vector, frozenset(record.seen), record.model_version,
                                   record.event_ms, record.produced_ms)
-                with self._lock:
-                    self._users[record.id] = state
+                self._users[record.id] = state  # one dict assignment: readers see the old or the new state
         if content_ids:
             self.index.upsert(content_ids, np.stack(content_vecs))
         metrics.INDEX_SIZE.labels("content").set(self.num_content())
