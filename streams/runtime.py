@@ -20,7 +20,7 @@ from streams.app import build_app
 from streams.broker import ensure_broker
 from streams.publisher import Publisher
 from streams.settings import Settings
-from streams.topics import ensure_topics
+from streams.topics import ensure_topics, event_topic
 from streams.updater import Updater
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ def build_worker(settings: Settings, *, serve: bool,
         store, restored = GraphStore.load(snapshot)
         log.info("restored the graph from %s: %d edges, %d events; reading the log after them",
                  snapshot, store.num_edges(), sum(restored.values()))
-    topic_kinds = {settings.topic(kind.value): kind for kind in EventKind}
+    topic_kinds = {event_topic(settings, kind): kind for kind in EventKind}
     updater = Updater(store, embedder, topic_kinds, trending_k=settings.trending_k,
                       max_reembed=settings.max_reembed, fanouts=settings.fanouts)
     if restored:
