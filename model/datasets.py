@@ -23,11 +23,15 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from graph_store.events import EventKind
+from graph_store.ingest import KIND_CODES
+
 DatasetName = Literal["movielens", "kuairand"]
 
-WATCH, LIKE, SHARE = 0, 1, 2
+#: The int8 interaction codes of graph_store.ingest (one source of truth for both).
+WATCH, LIKE, SHARE = KIND_CODES[EventKind.WATCH], KIND_CODES[EventKind.LIKE], KIND_CODES[EventKind.SHARE]
 #: Interaction kind code -> event ``type`` string.
-KIND_NAMES: tuple[str, ...] = ("watch", "like", "share")
+KIND_NAMES: tuple[str, ...] = tuple(k.value for k, _ in sorted(KIND_CODES.items(), key=lambda kv: kv[1]))
 
 LIKE_MIN_RATING = 4.0
 
@@ -330,7 +334,7 @@ def load_events_file(path: Path) -> Dataset:
             users.append(event.user_id)
             contents.append(event.content_id)
             ts.append(event.timestamp)
-            kinds.append(KIND_NAMES.index(event.kind.value))
+            kinds.append(KIND_CODES[event.kind])
             pct.append(np.nan if event.completion_pct is None else event.completion_pct)
     interactions = _sorted_interactions(
         np.array(users, dtype=object), np.array(contents, dtype=object), np.array(ts, dtype=np.int64),
