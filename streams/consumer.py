@@ -48,12 +48,11 @@ class EventConsumer:
     """Reads the event topics in batches and hands them to the :class:`Updater`."""
 
     def __init__(self, settings: Settings, updater: Updater, producer: AIOKafkaProducer,
-                 on_fatal: Callable[[BaseException], Awaitable[None]], *, commit_interval_s: float = 1.0) -> None:
+                 on_fatal: Callable[[BaseException], Awaitable[None]]) -> None:
         self.settings = settings
         self.updater = updater
         self.producer = producer
         self.on_fatal = on_fatal
-        self.commit_interval_s = commit_interval_s
         self.topics = list(updater.topic_kinds)
         self.lock = asyncio.Lock()
         #: next offset to read per partition, for everything folded into the graph
@@ -113,13 +112,14 @@ class EventConsumer:
         consumer.subscribe(self.topics, listener=_Rebalance(self))
         await consumer.start()
         last_commit = time.monotonic()
+        poll_ms = max(1, round(self.settings.batch_wait_s * 1000))
         try:
             while not self._stopping.is_set():
-                batches = await consumer.getmany(timeout_ms=200, max_records=self.settings.max_batch)
+                batches = await consumer.getmany(timeout_ms=poll_ms, max_records=self.settings.max_batch)
                 if batches:
                     async with self.lock:
                         await self._apply(batches)
-                if self._uncommitted and (not batches or time.monotonic() - last_commit >= self.commit_interval_s):
+                if self._uncommitted and (not batches or time.monotonic() - last_commit >= self.settings.commit_interval_s):
                     async with self.lock:
                         await self.commit()
                     last_commit = time.monotonic()

@@ -35,7 +35,8 @@ class Settings(BaseSettings):
 
     reembed_interval_s: float = Field(1.0, gt=0)
     max_batch: int = Field(5000, ge=1, description="events folded into the graph per batch")
-    batch_wait_s: float = Field(0.05, ge=0, description="longest wait to fill a batch")
+    batch_wait_s: float = Field(0.05, ge=0, description="longest poll for events while none are buffered")
+    commit_interval_s: float = Field(1.0, gt=0, description="offsets of applied events are committed this often")
     trending_k: int = Field(200, ge=0, description="trending content re-embedded each tick and used as fallback")
     max_reembed: int = Field(20000, ge=1, description="cap on nodes re-embedded per tick; the rest wait")
     fanouts: tuple[int, ...] = (10, 10)
