@@ -7,6 +7,8 @@ Routes:
     GET /recommendations/{user_id}?k=10   top-k content ids with scores
     GET /users/{user_id}                  what serving holds for a user: vector version, seen items
     GET /healthz                          liveness and index sizes
+    GET /readyz                           200 once the index has caught up (a replica: with the
+                                          embeddings topic as it stood at start), else 503
     GET /metrics                          Prometheus exposition
 Errors are JSON ``{"error": "..."}`` with a 4xx status that says what was wrong.
 """
@@ -25,6 +27,7 @@ from serving.recommender import Recommender
 MAX_K = 1000
 DEFAULT_K = 10
 RECOMMENDER: web.AppKey[Recommender] = web.AppKey("recommender", Recommender)
+READY: web.AppKey[Callable[[], bool]] = web.AppKey("ready")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -99,15 +102,24 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "content_vectors": rec.num_content(), "user_vectors": rec.num_users()})
 
 
+async def readyz(request: web.Request) -> web.Response:
+    if request.app[READY]():
+        return web.json_response({"status": "ready"})
+    return web.json_response({"status": "catching up"}, status=503)
+
+
 async def prometheus(_: web.Request) -> web.Response:
     body = generate_latest(REGISTRY)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def build_app(recommender: Recommender | None) -> web.Application:
-    """The aiohttp application; without a recommender only /healthz and /metrics exist."""
+def build_app(recommender: Recommender | None, ready: Callable[[], bool] = lambda: True) -> web.Application:
+    """The aiohttp application; without a recommender only /healthz, /readyz and /metrics
+    exist. ``ready`` answers /readyz (a replica passes its follower's caught-up flag)."""
     app = web.Application(middlewares=[_observe])
+    app[READY] = ready
     app.router.add_get("/metrics", prometheus)
+    app.router.add_get("/readyz", readyz)
     if recommender is not None:
         app[RECOMMENDER] = recommender
         app.router.add_get("/recommendations/{user_id}", recommendations)

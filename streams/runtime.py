@@ -93,7 +93,7 @@ def run_serve(settings: Settings) -> int:
     follower.start()
 
     async def main() -> None:
-        runner = await http.start(http.build_app(recommender), settings.http_host, settings.http_port)
+        runner = await http.start(http.build_app(recommender, ready=follower.caught_up.is_set), settings.http_host, settings.http_port)
         print(f"serving on http://{settings.http_host}:{settings.http_port}/recommendations/<user_id>", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

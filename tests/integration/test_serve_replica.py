@@ -43,6 +43,7 @@ def test_a_replica_serves_what_the_worker_serves(worker: Worker, tmp_path) -> No
         assert len(answer["items"]) == 10
         status, health = http_json(f"http://127.0.0.1:{port}/healthz")
         assert status == 200 and health["content_vectors"] > 0
+        assert http_json(f"http://127.0.0.1:{port}/readyz") == (200, {"status": "ready"})
     finally:
         replica.terminate()
         replica.wait(timeout=30)

@@ -36,6 +36,7 @@ def test_a_first_batch_with_two_widths_keeps_the_follower_alive(kafka_bootstrap:
             time.sleep(0.1)
         assert rec.dim == 8 and rec.user("a") is not None and rec.user("c") is not None
         assert rec.user("b") is None and follower.is_alive()
+        assert follower.caught_up.wait(30)  # everything that was on the topic at start is read
     finally:
         follower.stop()
         follower.join(timeout=10)

@@ -25,16 +25,16 @@ def _recommender() -> Recommender:
     return rec
 
 
-async def _exchange(path: str) -> tuple[int, dict | str]:
-    async with TestServer(build_app(_recommender())) as server, ClientSession() as session:
+async def _exchange(path: str, ready: bool = True) -> tuple[int, dict | str]:
+    async with TestServer(build_app(_recommender(), ready=lambda: ready)) as server, ClientSession() as session:
         async with session.get(server.make_url(path)) as response:
             if response.content_type == "application/json":
                 return response.status, await response.json()
             return response.status, await response.text()
 
 
-def get(path: str) -> tuple[int, dict | str]:
-    return asyncio.run(_exchange(path))
+def get(path: str, ready: bool = True) -> tuple[int, dict | str]:
+    return asyncio.run(_exchange(path, ready))
 
 
 def test_recommendations_for_a_known_user_skip_seen_items() -> None:
@@ -64,6 +64,8 @@ def test_bad_requests_get_a_4xx_that_says_what_is_wrong() -> None:
 def test_metrics_and_health() -> None:
     status, body = get("/healthz")
     assert status == 200 and body == {"status": "ok", "content_vectors": 2, "user_vectors": 1}
+    assert get("/readyz") == (200, {"status": "ready"})
+    assert get("/readyz", ready=False) == (503, {"status": "catching up"})
     status, text = get("/metrics")
     assert status == 200 and "freshrec_index_vectors" in text
 
