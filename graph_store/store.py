@@ -113,6 +113,7 @@ class GraphStore:
         with self._lock:
             idx = as_node_index(idx, "idx", node_type, self.num_nodes(node_type))
             self._feats[node_type].set(idx, columns)
+            self._dirty[node_type][idx] = True  # new inputs: the node's vector changes
 
     def features(self, node_type: str, column: str, idx: np.ndarray | None = None) -> np.ndarray:
         """Values of one feature column for ``idx`` (all nodes if None). Shapes: [n] or [n, d]."""
@@ -262,7 +263,7 @@ class GraphStore:
             return np.unique(np.concatenate(parts)).astype(np.int64)
 
     def take_dirty(self) -> dict[str, np.ndarray]:
-        """Node ids per type touched by edges added since the last call; resets the sets."""
+        """Node ids per type touched by edges or feature updates since the last call; resets the sets."""
         with self._lock:
             out = {}
             for nt, mask in self._dirty.items():

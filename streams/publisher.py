@@ -22,7 +22,8 @@ class Publisher:
     async def publish(self, refresh: Refresh) -> None:
         if self.recommender is not None:
             self.recommender.apply(refresh.records)
-            self.recommender.set_trending(refresh.trending)
+            if refresh.trending is not None:
+                self.recommender.set_trending(refresh.trending)
         if self.send is not None:
             # send() queues and returns the delivery future; wait for all of them at the end
             deliveries = [await self.send(record.key, encode(record)) for record in refresh.records]

@@ -4,7 +4,8 @@
 their reason), folds the good ones into the graph store in one batch, and remembers
 which users changed and when their newest event was appended to Kafka.
 :meth:`Updater.refresh` re-embeds the dirty users, the dirty content and the trending
-content, and returns the vector records to publish.
+content, and returns the vector records to publish; when the graph has not changed since
+the last refresh it returns nothing (the same inputs give the same vectors).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class IngestResult:
 @dataclass(slots=True)
 class Refresh:
     records: list[VectorRecord]
-    trending: list[tuple[str, float]]
+    trending: list[tuple[str, float]] | None  # None: unchanged since the last refresh
 
 
 class Updater:
@@ -66,6 +67,7 @@ class Updater:
         self.fanouts = tuple(fanouts)
         self._pending: dict[str, set[int]] = {USER: set(), CONTENT: set()}
         self._appended_ms: dict[int, int] = {}  # user idx -> newest Kafka time of their events
+        self._published_at: tuple[int, int] | None = None  # (edges, watermark) of the last refresh
 
     def mark_all_dirty(self) -> None:
         """Queue every user and content node for re-embedding (after a restore)."""
@@ -131,6 +133,10 @@ class Updater:
         for node_type in self._pending:
             if node_type in dirty:
                 self._pending[node_type].update(dirty[node_type].tolist())
+        state = (self.store.num_edges(), self.store.max_ts)
+        if state == self._published_at and not any(self._pending.values()):
+            return Refresh([], None)  # nothing new: the last refresh's vectors and trending list stand
+        self._published_at = state
         trend_idx, trend_score = self.store.trending(self.trending_k)
         users = self._take(USER)
         contents = self._take(CONTENT, trend_idx)
