@@ -26,7 +26,9 @@ Design:
 - With fixed input factors (``factor_skip``, model/factors.py) the vectors get
   ``id_dim`` more slots after those: content its factor, a user ``s * mean`` of the
   factors of the content it interacted with in the sample, adding ``s * f_u . f_c``
-  (an item-item fold-in of the user's recent items) to the score.
+  (an item-item fold-in of the user's recent items) to the score. With ``fold_shrink``
+  the mean over n items divides by ``n + softplus(p)`` (p learned): a user's first item
+  moves its vector a little, a long history fully.
 """
 
 from __future__ import annotations
@@ -113,6 +115,7 @@ class HeteroSAGE(nn.Module):
         id_sizes: Mapping[NodeType, int] | None = None,
         id_dim: int = 32,
         factor_skip: bool = False,
+        fold_shrink: bool = False,
     ) -> None:
         super().__init__()
         self.in_dims = {t: int(in_dims.get(t, 0)) for t in NODE_TYPES}
@@ -122,6 +125,8 @@ class HeteroSAGE(nn.Module):
         self.dim = dim + (id_dim if self.factor_skip else 0)
         self.learned_dim = dim
         self.fold_scale = nn.Parameter(torch.full((), 0.1)) if self.factor_skip else None
+        # fold-in over n items divides by n + softplus(prior) instead of n: short histories count for less
+        self.fold_prior = nn.Parameter(torch.zeros(())) if self.factor_skip and fold_shrink else None
         self.type_emb = nn.ParameterDict({t: nn.Parameter(torch.randn(hidden) * 0.1) for t in NODE_TYPES})
         self.input = nn.ModuleDict({t: nn.Linear(d, hidden) for t, d in self.in_dims.items() if d > 0})
         self.hashed = nn.ModuleDict(
@@ -171,6 +176,7 @@ class HeteroSAGE(nn.Module):
             "id_sizes": {t: int(e.num_embeddings) for t, e in self.ids.items()},
             "id_dim": self.id_dim,
             "factor_skip": self.factor_skip,
+            "fold_shrink": self.fold_prior is not None,
         }
 
     def embed_inputs(
@@ -255,7 +261,8 @@ class HeteroSAGE(nn.Module):
                     acc.index_add_(0, ei[1], slots[CONTENT][ei[0]])
                     cnt.index_add_(0, ei[1], torch.ones_like(ei[1], dtype=acc.dtype))
             assert self.fold_scale is not None
-            slots[USER] = self.fold_scale * acc / cnt.clamp(min=1.0).unsqueeze(-1)
+            den = cnt.clamp(min=1.0) if self.fold_prior is None else cnt + F.softplus(self.fold_prior)
+            slots[USER] = self.fold_scale * acc / den.unsqueeze(-1)
         return {t: torch.cat([v, slots[t]], dim=-1) for t, v in out.items()}
 
 

@@ -33,7 +33,7 @@ from graph_store.schema import CONTENT, USER
 from model.checkpoint import Checkpoint
 from model.datasets import WATCH, Dataset, build_store, load_dataset, load_events_file
 from model.embedder import run_on_sample
-from model.encoders import WINDOW_DAYS, FeatureEncoders
+from model.encoders import DAY_MS, WINDOW_DAYS, FeatureEncoders
 from model.factors import Factors, align, fit_factors
 from model.history import ExposureHistory
 from model.sage import HeteroSAGE, score
@@ -76,6 +76,10 @@ class TrainConfig:
     in_batch_negatives: bool = False  # the batch's other positives are negatives too (mixed negative sampling)
     label_time_users: bool = True  # interactions: a label's user as of the label's own time, not the batch's start
     factor_skip: bool = True  # score also by the fold-in of the user's items' factors (sage.HeteroSAGE)
+    fold_shrink: bool = True  # the fold-in divides by (items + a learned prior count) (sage.HeteroSAGE)
+    early_share: float = 0.0  # interactions: labels also scored with their user as of its first few events
+    early_max_events: int = 3  # ... as of its first 1..this many events
+    early_window_days: float = 1.0  # ... when the label is at most this long after them
 
 
 @dataclass
@@ -155,6 +159,30 @@ def exposure_history(dataset: Dataset, until: int | None) -> ExposureHistory | N
                            {"is_click": exp.is_click[keep], "long_view": exp.long_view[keep]}, creator_of)
 
 
+class EarlyViews:
+    """Each user's distinct event times, to show a label's user as it was after its first
+    few events (a newcomer), with the label still in its future."""
+
+    def __init__(self, labels: Labels) -> None:
+        pairs = np.unique(np.stack([labels.user, labels.ts], axis=1), axis=0)  # sorted by user, then time
+        self.times = pairs[:, 1]
+        n_users = int(labels.user.max()) + 1 if len(labels) else 0
+        self.start = np.searchsorted(pairs[:, 0], np.arange(n_users + 1))
+
+    def pick(self, labels: Labels, rng: np.random.Generator, share: float, max_events: int,
+             window_ms: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows of ``labels`` drawn with probability ``share`` whose user had k (1..max_events)
+        events at most ``window_ms`` before the label, and the seed time that shows them."""
+        rows = np.flatnonzero(rng.random(len(labels)) < share)
+        user = labels.user[rows]
+        at = self.start[user] + rng.integers(0, max_events, size=len(rows))
+        ok = at < self.start[user + 1]
+        rows, at = rows[ok], at[ok]
+        t_k = self.times[at]
+        ok = (t_k < labels.ts[rows]) & (labels.ts[rows] - t_k <= window_ms)
+        return rows[ok], t_k[ok] + 1
+
+
 def _batches(n: int, size: int) -> list[slice]:
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
@@ -171,6 +199,7 @@ def batch_loss(
     vocab: IdVocabulary | None = None,
     factors_from: int | None = None,
     blank_user: int | None = None,
+    early: EarlyViews | None = None,
 ) -> torch.Tensor:
     """The loss of one time-ordered batch, on neighbourhoods sampled before its first label.
 
@@ -190,26 +219,39 @@ def batch_loss(
         if training and blank_user is not None and cfg.cold_user_share > 0:
             # as if the user had just arrived: most users a recommender meets have no history
             users = np.where(rng.random(n) < cfg.cold_user_share, blank_user, users)
-        vec = run_on_sample(
-            model, encoders, store, {USER: users, CONTENT: np.concatenate([labels.content, neg])},
-            fanouts=cfg.fanouts, strategy=cfg.strategy, before=before, rng=rng,
-            feature_dropout=cfg.feature_dropout if training else 0.0,
-            vocab=vocab, id_dropout=id_dropout,
-            seed_times={USER: labels.ts} if cfg.label_time_users else None,
-        )
-        u, c = vec[USER], vec[CONTENT]
-        pos = score(u, c[:n])
-        negs = u @ c[n:].T
-        negs = negs.masked_fill(torch.from_numpy(neg[None, :] == labels.content[:, None]), -1e9)
-        parts = [pos[:, None], negs]
-        if cfg.in_batch_negatives:
-            # the batch's other positives: negatives drawn by popularity, which uniform
-            # ones rarely are (ranking a whole catalog is decided among popular items)
-            other = u @ c[:n].T
-            parts.append(other.masked_fill(torch.from_numpy(labels.content[None, :] == labels.content[:, None]), -1e9))
-        logits = torch.cat(parts, dim=1)
-        ce = F.cross_entropy(logits, torch.zeros(n, dtype=torch.long), reduction="none")
-        return (ce * weight).sum() / weight.sum()
+
+        def softmax_loss(users: np.ndarray, times: np.ndarray | None, content: np.ndarray, at: int,
+                         dropout: float) -> torch.Tensor:
+            vec = run_on_sample(
+                model, encoders, store, {USER: users, CONTENT: np.concatenate([content, neg])},
+                fanouts=cfg.fanouts, strategy=cfg.strategy, before=at, rng=rng,
+                feature_dropout=cfg.feature_dropout if training else 0.0,
+                vocab=vocab, id_dropout=dropout, seed_times={USER: times} if times is not None else None,
+            )
+            u, c = vec[USER], vec[CONTENT]
+            m = len(content)
+            negs = (u @ c[m:].T).masked_fill(torch.from_numpy(neg[None, :] == content[:, None]), -1e9)
+            parts = [score(u, c[:m])[:, None], negs]
+            if cfg.in_batch_negatives:
+                # the batch's other positives: negatives drawn by popularity, which uniform
+                # ones rarely are (ranking a whole catalog is decided among popular items)
+                other = u @ c[:m].T
+                parts.append(other.masked_fill(torch.from_numpy(content[None, :] == content[:, None]), -1e9))
+            return F.cross_entropy(torch.cat(parts, dim=1), torch.zeros(m, dtype=torch.long), reduction="none")
+
+        ce = softmax_loss(users, labels.ts if cfg.label_time_users else None, labels.content, before, id_dropout)
+        total, norm = (ce * weight).sum(), weight.sum()
+        if training and early is not None and cfg.early_share > 0:
+            # the same labels seen from their user's first few events: what a newcomer does next
+            rows, times = early.pick(labels, rng, cfg.early_share, cfg.early_max_events,
+                                     int(cfg.early_window_days * DAY_MS))
+            if len(rows):
+                at = int(times.min())
+                dropout = 1.0 if factors_from is not None and at < factors_from else id_dropout
+                w = weight[torch.from_numpy(rows)]
+                total = total + (softmax_loss(labels.user[rows], times, labels.content[rows], at, dropout) * w).sum()
+                norm = norm + w.sum()
+        return total / norm
     vec = run_on_sample(
         model, encoders, store, {USER: labels.user, CONTENT: labels.content},
         fanouts=cfg.fanouts, strategy=cfg.strategy, before=before, rng=rng,
@@ -253,6 +295,7 @@ def train(
     encoders = FeatureEncoders.fit(store, source=exposure_history(ds, cfg.until), window_days=cfg.window_days)
     labels = make_labels(ds, store, cfg.objective, cfg.until)
     blank_user = int(store.index(USER, np.array([BLANK_USER], dtype=object))[0])
+    early = EarlyViews(labels) if cfg.objective == "interactions" and cfg.early_share > 0 else None
     if cfg.user_balance and cfg.objective == "interactions":
         labels = balance_users(labels, cfg.user_balance)
     if len(labels) < 2:
@@ -275,7 +318,7 @@ def train(
         encoders.widths(), hash_buckets=encoders.hash_buckets, hidden=cfg.hidden, dim=cfg.dim,
         num_layers=cfg.num_layers, dropout=cfg.dropout,
         id_sizes=vocab.sizes() if vocab is not None else None, id_dim=cfg.factor_dim or cfg.id_dim or 32,
-        factor_skip=cfg.factor_dim > 0 and cfg.factor_skip,
+        factor_skip=cfg.factor_dim > 0 and cfg.factor_skip, fold_shrink=cfg.fold_shrink,
     )
     if factors is not None:
         _set_factor_tables(model, factors)
@@ -294,7 +337,7 @@ def train(
         losses = []
         for b in rng.permutation(len(fit_batches)):
             loss = batch_loss(model, encoders, store, fit_labels.slice(fit_batches[b]), cfg, rng, training=True,
-                              vocab=vocab, factors_from=factors_from, blank_user=blank_user)
+                              vocab=vocab, factors_from=factors_from, blank_user=blank_user, early=early)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)

@@ -10,7 +10,7 @@ from sklearn.metrics import roc_auc_score
 from graph_store.schema import CONTENT, USER
 from model.datasets import build_store
 from model.embedder import Embedder
-from model.train import Labels, balance_users, train
+from model.train import EarlyViews, Labels, balance_users, train
 
 from .conftest import planted_dataset
 
@@ -56,3 +56,20 @@ def test_balance_users_weighs_every_user_equally_at_power_one() -> None:
     w = balance_users(labels, 1.0).weight
     assert w[:3].sum() == pytest.approx(w[3]) and w.mean() == pytest.approx(1.0)
     assert balance_users(labels, 0.0).weight.tolist() == [1.0] * 4
+
+
+def test_early_views_show_a_user_after_its_first_events_with_the_label_still_ahead() -> None:
+    # user 0: events at 10, 20 (a watch and a like at once), 30, 5000; user 1: one event at 15
+    user = np.array([0, 1, 0, 0, 0, 0])
+    ts = np.array([10, 15, 20, 20, 30, 5000])
+    labels = Labels(user, np.arange(6), ts, np.ones(6, np.float32), np.ones(6, np.float32))
+    views = EarlyViews(labels)
+    rng = np.random.default_rng(0)
+    rows, times = views.pick(labels, rng, share=1.0, max_events=1, window_ms=100)
+    # as of the first event (seed time 11): labels at 20, 20 and 30; 5000 is out of the window,
+    # the first event itself and user 1 (nothing after its only event) have no view
+    assert rows.tolist() == [2, 3, 4] and times.tolist() == [11, 11, 11]
+    rows, times = views.pick(labels, rng, share=1.0, max_events=3, window_ms=10_000)
+    assert set(rows.tolist()) <= {2, 3, 4, 5}
+    assert all(t in (11, 21, 31) and t <= ts[r] for r, t in zip(rows.tolist(), times.tolist()))
+    assert len(views.pick(labels, rng, share=0.0, max_events=3, window_ms=10_000)[0]) == 0
