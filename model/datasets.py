@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -63,6 +63,11 @@ class Interactions:
             self.kind[mask_or_idx],
             self.completion_pct[mask_or_idx],
         )
+
+    def concat(self, other: Interactions) -> Interactions:
+        """Both sets, re-sorted by ``(ts, kind)``."""
+        return _sorted_interactions(*(np.concatenate([getattr(self, f.name), getattr(other, f.name)])
+                                      for f in fields(self)))
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from model.datasets import WATCH, load_dataset
-from model.evaluate import kuairand_before_cut, kuairand_cut, movielens_split, validation_dataset
+from model.evaluate import (
+    _Index, first_test_events, kuairand_before_cut, kuairand_cut, movielens_split, validation_dataset,
+)
 
 
 @pytest.fixture(scope="module")
@@ -42,3 +44,25 @@ def test_kuairand_validation_data_stops_at_the_test_cut() -> None:
     val = kuairand_before_cut(ds)
     assert val.exposures.ts.max() < cut and val.interactions.ts.max() < cut
     assert len(val.exposures.user) == len(val.exposures.long_view) == int((ds.exposures.ts < cut).sum())
+
+
+def test_new_users_are_revealed_their_first_test_watch_only(movielens) -> None:
+    in_train, _, _ = movielens_split(movielens, "global")
+    inter = movielens.interactions
+    test = inter.take(~in_train & (inter.kind == WATCH))
+    index = _Index(movielens)
+    trained = set(inter.user[in_train].tolist())
+    positives: dict[int, set[int]] = {}
+    for u, i in zip(index.u(test.user).tolist(), index.i(test.content).tolist()):
+        positives.setdefault(u, set()).add(i)
+    newcomers = np.array(sorted(u for u in positives if list(index.users)[u] not in trained), np.int64)
+    rows = first_test_events(test, index, newcomers, positives)
+    assert len(rows) > 50  # the global split's test users are mostly new
+    first = test.take(rows)
+    assert len(set(first.user.tolist())) == len(rows)
+    for r in rows[:20].tolist():
+        mine = test.ts[test.user == test.user[r]]
+        assert test.ts[r] == mine.min()
+    # the graph the GNN scores them on: training plus these events, in time order
+    both = movielens.interactions.take(in_train).concat(first)
+    assert len(both) == int(in_train.sum()) + len(rows) and (np.diff(both.ts) >= 0).all()
