@@ -10,6 +10,7 @@ import numpy as np
 
 from graph_store import selection
 from graph_store._arrays import as_node_index
+from graph_store.timed import TimedIndex
 from graph_store.schema import EDGE_ATTR, MESSAGE_EDGE_TYPES, NODE_TYPES, EdgeType, check_node_type, reverse
 
 if TYPE_CHECKING:
@@ -215,7 +216,8 @@ def _check_seed_times(seeds: Mapping[str, np.ndarray], seed_times: Mapping[str, 
 def _latest_per_seed(store: GraphStore, edge_type: EdgeType, ring, out: bool, nodes: np.ndarray,  # noqa: ANN001
                      times: np.ndarray, k: int, strategy: str, gen: np.random.Generator) -> selection.Picked:
     """Per seed, up to ``k`` edges with ts < its own time (newest, or uniform)."""
-    index = store._timed_index(edge_type, ring, out)
+    index = store._timed_index(edge_type, ring, out, whole=True)
+    assert isinstance(index, TimedIndex)
     if strategy == "recent" or k < 0:
         rows, eids = index.latest(nodes, times, k)
     else:

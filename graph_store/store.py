@@ -19,7 +19,7 @@ from graph_store.schema import (
     check_node_type, reverse,
 )
 from graph_store.segments import EdgeRing, Side
-from graph_store.timed import TimedIndex
+from graph_store.timed import GrowingIndex, TimedIndex, timed_view
 from graph_store.trending import Trending
 
 
@@ -64,7 +64,7 @@ class GraphStore:
         self._trending = Trending(self.trending_half_life_ms)
         self._dirty = {nt: np.zeros(0, dtype=bool) for nt in NODE_TYPES}
         self._max_ts = -1
-        self._timed: dict[tuple[EdgeType, bool], TimedIndex] = {}  # past-time degree indexes
+        self._timed: dict[tuple[EdgeType, bool], TimedIndex | GrowingIndex] = {}  # past-time degree indexes
 
     # -- node ids and features ----------------------------------------------------------------
     def _sides(self, node_type: str) -> list[Side]:
@@ -237,12 +237,12 @@ class GraphStore:
                 return ring.newest_ts(out, v)
             return self._timed_index(edge_type, ring, out).last_ts(v, _times(before, v))
 
-    def _timed_index(self, edge_type: EdgeType, ring: EdgeRing, out: bool) -> TimedIndex:
-        # built on first use after the live range moved; appends never pay for it
+    def _timed_index(self, edge_type: EdgeType, ring: EdgeRing, out: bool, *,
+                     whole: bool = False) -> TimedIndex | GrowingIndex:
+        # built on first use after the live range moved; appends never pay for it, and a
+        # query after a batch sorts only the batch's edges (timed.timed_view)
         key = (tuple(edge_type), out)
-        hit = self._timed.get(key)
-        if hit is None or hit.stamp != (ring.lo, ring.hi):
-            hit = self._timed[key] = TimedIndex(ring, out)
+        hit = self._timed[key] = timed_view(self._timed.get(key), ring, out, whole=whole)
         return hit
 
     def num_edges(self, edge_type: EdgeType | None = None) -> int:

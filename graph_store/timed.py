@@ -6,6 +6,8 @@ that question for every sampled node of every batch on a graph that does not cha
 :class:`TimedIndex` sorts one side of a ring's live edges by (node, ts) once, CSR style, and
 answers both questions with a vectorised binary search. It is rebuilt lazily when the
 ring's live range ``(lo, hi)`` has moved; appends never touch it (the hot path is unchanged).
+Online, where every batch appends, :class:`GrowingIndex` keeps the sorted index of the
+older edges and sorts only the edges appended since, until they are a sizeable share.
 """
 
 from __future__ import annotations
@@ -38,9 +40,11 @@ class TimedIndex:
     Shapes: ``offsets`` [n_nodes + 1] int64, ``ts`` [E] int64.
     """
 
-    def __init__(self, ring: EdgeRing, out: bool) -> None:
-        self.stamp = (ring.lo, ring.hi)
-        eids = np.arange(ring.lo, ring.hi, dtype=np.int64)
+    def __init__(self, ring: EdgeRing, out: bool, lo: int | None = None) -> None:
+        """Index the live edges with ids from ``lo`` (default: the oldest live one) on."""
+        lo = ring.lo if lo is None else max(int(lo), ring.lo)
+        self.stamp = (lo, ring.hi)
+        eids = np.arange(lo, ring.hi, dtype=np.int64)
         pos = ring.pos(eids)
         ts = ring.ts_at(eids, pos)
         node = (ring.src if out else ring.dst)[pos].astype(np.int64)
@@ -93,3 +97,42 @@ class TimedIndex:
         out = np.full(nodes.shape[0], -1, dtype=np.int64)
         out[has] = self.ts[cut[has] - 1]
         return out
+
+
+class GrowingIndex:
+    """A :class:`TimedIndex` of a ring's edges up to some append position plus one of the
+    edges appended since (the tail), answering ``degree`` and ``last_ts`` from both. Only
+    the tail is sorted again after each batch; :func:`timed_view` rebuilds the whole index
+    once the tail is large or the ring has dropped old edges.
+    """
+
+    def __init__(self, base: TimedIndex, ring: EdgeRing, out: bool) -> None:
+        self.base = base
+        self.tail = TimedIndex(ring, out, lo=base.stamp[1])
+        self.stamp = (base.stamp[0], ring.hi)
+
+    def degree(self, nodes: np.ndarray, before: int | np.ndarray) -> np.ndarray:
+        return self.base.degree(nodes, before) + self.tail.degree(nodes, before)
+
+    def last_ts(self, nodes: np.ndarray, before: int | np.ndarray) -> np.ndarray:
+        return np.maximum(self.base.last_ts(nodes, before), self.tail.last_ts(nodes, before))
+
+
+#: A tail is re-sorted alone while it holds at most this many edges or this share of the base.
+TAIL_MIN_EDGES = 65_536
+TAIL_SHARE = 0.125
+
+
+def timed_view(current: TimedIndex | GrowingIndex | None, ring: EdgeRing, out: bool, *,
+               whole: bool = False) -> TimedIndex | GrowingIndex:
+    """The index answering time queries on ``ring`` now, reusing ``current`` where it can.
+
+    ``whole`` asks for a single :class:`TimedIndex` (what ``latest`` needs)."""
+    if current is not None and current.stamp == (ring.lo, ring.hi) and not (whole and isinstance(current, GrowingIndex)):
+        return current
+    base = current.base if isinstance(current, GrowingIndex) else current
+    if base is not None and not whole and base.stamp[0] == ring.lo and base.stamp[1] <= ring.hi:
+        tail = ring.hi - base.stamp[1]
+        if tail <= max(TAIL_MIN_EDGES, TAIL_SHARE * (base.stamp[1] - base.stamp[0])):
+            return GrowingIndex(base, ring, out)
+    return TimedIndex(ring, out)
