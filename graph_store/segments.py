@@ -15,7 +15,9 @@ can stop: nothing further back can beat them. Late edges are simply walked over.
 
 Edge ids are logical and only grow; the physical slot is ``eid % capacity``. Retention drops
 whole segments from the old end (GraphJet style): chains simply stop at an id below ``lo``.
-Timestamps that do not fit int32 relative to their segment base go to a small overflow map.
+Timestamps that do not fit int32 relative to their segment base (a segment spanning more than
+about 24 days, as a backfill of years of history does) go to :class:`OverflowTimes`, sorted
+arrays read with one vectorised search.
 """
 
 from __future__ import annotations
@@ -32,6 +34,44 @@ if TYPE_CHECKING:
 INT32_MAX = np.iinfo(np.int32).max
 MAX_DELTA = (1 << 30) - 1  # back-pointers keep one bit for the "arrived late" flag
 TS_OVERFLOW = np.iinfo(np.int32).min  # relative-timestamp sentinel: look the edge up in ``overflow``
+
+
+class OverflowTimes:
+    """Absolute timestamps of the edges whose time does not fit their segment, by edge id.
+
+    Edge ids only grow, so appends keep ``eid`` sorted and eviction cuts a prefix; lookups
+    are one ``searchsorted`` for a whole batch. Shapes: ``eid``, ``ts`` [n] int64.
+    """
+
+    def __init__(self, eid: np.ndarray | None = None, ts: np.ndarray | None = None) -> None:
+        self.eid = np.empty(0, np.int64) if eid is None else np.asarray(eid, np.int64)
+        self.ts = np.empty(0, np.int64) if ts is None else np.asarray(ts, np.int64)
+        self.n = self.eid.shape[0]
+
+    def __len__(self) -> int:
+        return self.n
+
+    def add(self, eids: np.ndarray, ts: np.ndarray) -> None:
+        """Append entries whose ids are above every id held."""
+        k = eids.shape[0]
+        self.eid = grow(self.eid, self.n + k, 0)
+        self.ts = grow(self.ts, self.n + k, 0)
+        self.eid[self.n : self.n + k] = eids
+        self.ts[self.n : self.n + k] = ts
+        self.n += k
+
+    def drop_below(self, eid: int) -> None:
+        cut = int(np.searchsorted(self.eid[: self.n], eid))
+        self.eid, self.ts = self.eid[cut : self.n].copy(), self.ts[cut : self.n].copy()
+        self.n = self.eid.shape[0]
+
+    def get(self, eids: np.ndarray) -> np.ndarray:
+        """Timestamps of ``eids``, every one of which must be held. [m] -> [m] int64."""
+        return self.ts[np.searchsorted(self.eid[: self.n], eids)]
+
+    def pairs(self) -> np.ndarray:
+        """``[[eid, ts], ...]`` [n, 2] int64 (snapshots)."""
+        return np.stack([self.eid[: self.n], self.ts[: self.n]], axis=1)
 
 
 class Side:
@@ -121,7 +161,7 @@ class EdgeRing:
         self.nseg = 0
         self._alloc(0)
         self.pmax_all = -1  # running max timestamp over every segment written so far
-        self.overflow: dict[int, int] = {}
+        self.overflow = OverflowTimes()
         self.out = Side()  # chains of source nodes
         self.inn = Side()  # chains of target nodes
 
@@ -225,8 +265,8 @@ class EdgeRing:
             rel = ts[a:b] - base
             if rel[0] <= TS_OVERFLOW or rel[-1] > INT32_MAX:
                 bad = (rel <= TS_OVERFLOW) | (rel > INT32_MAX)
-                for i in np.flatnonzero(bad).tolist():
-                    self.overflow[e + i] = int(ts[a + i])
+                odd = np.flatnonzero(bad)
+                self.overflow.add(e + odd, ts[a + odd])
                 rel = np.where(bad, TS_OVERFLOW, rel)
             self.rts[p:q] = rel
             self.seg_max[slot] = max(int(self.seg_max[slot]) if off else -1, int(ts[b - 1]))
@@ -246,8 +286,7 @@ class EdgeRing:
         np.subtract.at(self.out.deg, self.src[p], 1)
         np.subtract.at(self.inn.deg, self.dst[p], 1)
         if self.overflow:
-            for e in [e for e in self.overflow if e < new_lo]:
-                del self.overflow[e]
+            self.overflow.drop_below(new_lo)
         dropped = new_lo - self.lo
         self.lo = new_lo
         return dropped
@@ -269,7 +308,7 @@ class EdgeRing:
         if self.overflow:
             odd = np.flatnonzero(rel == TS_OVERFLOW)
             if odd.size:
-                ts[odd] = [self.overflow[int(e)] for e in eids[odd].tolist()]
+                ts[odd] = self.overflow.get(eids[odd])
         return ts
 
     def back(self, out: bool, cur: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

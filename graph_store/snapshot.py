@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from graph_store.schema import EDGE_TYPES, NODE_TYPES
-from graph_store.segments import EdgeRing
+from graph_store.segments import EdgeRing, OverflowTimes
 
 if TYPE_CHECKING:
     from graph_store.store import GraphStore
@@ -46,7 +46,7 @@ def _ring_state(ring: EdgeRing, prefix: str, out: dict[str, np.ndarray]) -> dict
         side = getattr(ring, side_name)
         for f in _SIDE_FIELDS:
             out[f"{prefix}.{side_name}.{f}"] = getattr(side, f)
-    out[f"{prefix}.overflow"] = np.array(sorted(ring.overflow.items()), dtype=np.int64).reshape(-1, 2)
+    out[f"{prefix}.overflow"] = ring.overflow.pairs()
     return {"lo": ring.lo, "hi": ring.hi, "pmax_all": ring.pmax_all}
 
 
@@ -130,7 +130,8 @@ def _restore_ring(ring: EdgeRing, prefix: str, meta: dict[str, int], z: np.lib.n
         side = getattr(ring, side_name)
         for f in _SIDE_FIELDS:
             setattr(side, f, np.array(z[f"{prefix}.{side_name}.{f}"], dtype=getattr(side, f).dtype))
-    ring.overflow = {int(a): int(b) for a, b in z[f"{prefix}.overflow"].tolist()}
+    pairs = np.asarray(z[f"{prefix}.overflow"], dtype=np.int64).reshape(-1, 2)
+    ring.overflow = OverflowTimes(pairs[:, 0].copy(), pairs[:, 1].copy())
 
 
 def load(cls: type[GraphStore], path: str | os.PathLike[str]) -> tuple[GraphStore, dict[str, int]]:

@@ -177,3 +177,21 @@ def _live(g: GraphStore) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         dst += nbr.tolist()
         ts += t.tolist()
     return np.array(src, np.int64), np.array(dst, np.int64), np.array(ts, np.int64)
+
+
+def test_years_of_history_in_one_segment_survive_eviction_and_snapshots(tmp_path) -> None:
+    """A backfill puts years into one segment: most times overflow the segment's int32 span."""
+    year = 365 * 86_400_000
+    g = _store(segment_edges=8, retention_ms=3 * year)
+    ts = [k * year // 4 for k in range(24)]  # six years, a quarter apart
+    g.add_edges(LIKED, [k % 3 for k in range(24)], [k % 4 for k in range(24)], ts)
+    assert g.neighbors(LIKED, 0)[1].tolist() == ts[0::3]
+    assert g.evict() == 8  # the oldest whole segment (its newest edge is older than 3 years)
+    live = sorted(t for u in range(3) for t in g.neighbors(LIKED, u)[1].tolist())
+    assert live == ts[8:]
+    g.save(tmp_path / "g.npz", {})
+    restored, _ = GraphStore.load(tmp_path / "g.npz")
+    assert sorted(t for u in range(3) for t in restored.neighbors(LIKED, u)[1].tolist()) == ts[8:]
+    assert restored.degree(reverse(LIKED), np.arange(4), before=ts[12]).tolist() == [1, 1, 1, 1]
+    assert restored.add_edges(LIKED, [0], [0], [ts[-1] + year]) == 1  # appends go on after a restore
+    assert restored.neighbors(LIKED, 0)[1].tolist()[-1] == ts[-1] + year
