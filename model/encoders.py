@@ -79,11 +79,15 @@ def hours_since_last(store: Any, edge_type: EdgeType, idx: np.ndarray, before: B
     return np.where(last >= 0, hours, np.nan).astype(np.float32)
 
 
-def window_count(store: Any, edge_type: EdgeType, idx: np.ndarray, before: Before, days: int) -> np.ndarray:
-    """Edges in ``[now - days, now)``. Shapes: [n] -> [n] float32."""
+def window_count(store: Any, edge_type: EdgeType, idx: np.ndarray, before: Before, days: int,
+                 current: np.ndarray | None = None) -> np.ndarray:
+    """Edges in ``[now - days, now)``; ``current`` is the degree at ``before`` if known.
+    Shapes: [n] -> [n] float32."""
     now = reference_time(store, before)
     idx = np.asarray(idx, dtype=np.int64)
-    recent = store.degree(edge_type, idx, before) - store.degree(edge_type, idx, now - days * DAY_MS)
+    if current is None:
+        current = store.degree(edge_type, idx, before)
+    recent = current - store.degree(edge_type, idx, now - days * DAY_MS)
     return np.asarray(recent, dtype=np.float32)
 
 
@@ -183,13 +187,21 @@ class NodeEncoder:
             z, missing = stats.transform(raw)
             cols += [z, missing]
         by_rel = {e[1]: e for e in degree_relations(self.node_type)}
+        current: dict[str, np.ndarray] = {}  # degree at ``before`` per relation, asked once
+
+        def degree_of(rel: str) -> np.ndarray:
+            if rel not in current:
+                current[rel] = degrees(store, by_rel[rel], idx, before)
+            return current[rel]
+
         for stats in self.degree:
-            cols.append(stats.transform(np.log1p(degrees(store, by_rel[stats.name], idx, before)))[0])
+            cols.append(stats.transform(np.log1p(degree_of(stats.name)))[0])
         for stats in self.recency:
             cols += list(stats.transform(np.log1p(hours_since_last(store, by_rel[stats.name], idx, before))))
         for stats in self.windows:
             rel, days = stats.name.split("@")
-            cols.append(stats.transform(np.log1p(window_count(store, by_rel[rel], idx, before, int(days))))[0])
+            counts = window_count(store, by_rel[rel], idx, before, int(days), current=degree_of(rel))
+            cols.append(stats.transform(np.log1p(counts))[0])
         if self.timed:
             names = source.columns(self.node_type) if source is not None else []
             raw_all = source.values(store, self.node_type, idx, before) if names and len(idx) else None
