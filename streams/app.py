@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Mapping
 
 import faust
@@ -28,7 +29,10 @@ log = logging.getLogger(__name__)
 
 def build_app(settings: Settings, updater: Updater, publisher: Publisher, web_app: web.Application, *,
               http_port: int, restored: Mapping[str, int] | None = None,
-              on_ready: Callable[[], Awaitable[None]] | None = None) -> faust.App:
+              on_ready: Callable[[], Awaitable[None]] | None = None,
+              serving_ready: threading.Event | None = None) -> faust.App:
+    """``serving_ready`` is set after the first refresh that starts with every event that
+    was waiting at start in the graph and leaves nothing queued (what /readyz reports)."""
     faust_dir = settings.state_dir / "faust"  # Faust's own table directory, kept with our state
     faust_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     app = faust.App(
@@ -75,8 +79,11 @@ def build_app(settings: Settings, updater: Updater, publisher: Publisher, web_ap
             loop = asyncio.get_running_loop()
             while not self.should_stop:
                 started = loop.time()
+                caught_up = self.consumer.caught_up.is_set()
                 refresh = await loop.run_in_executor(None, updater.refresh)
                 await publisher.publish(refresh)
+                if serving_ready is not None and caught_up and updater.idle():
+                    serving_ready.set()
                 await self.sleep(max(0.0, settings.reembed_interval_s - (loop.time() - started)))
 
         @mode.Service.task

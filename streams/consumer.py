@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -59,6 +60,9 @@ class EventConsumer:
         self.applied: dict[TopicPartition, int] = {}
         self._uncommitted: dict[TopicPartition, int] = {}
         self._consumer: AIOKafkaConsumer | None = None
+        #: set once every event that was in the partitions at their first assignment is applied
+        self.caught_up = threading.Event()
+        self._backlog: dict[TopicPartition, int] | None = None  # end offsets at that assignment
         self._stopping = asyncio.Event()
 
     def restore(self, offsets: Mapping[str, int]) -> None:
@@ -85,6 +89,9 @@ class EventConsumer:
                 fresh.append(tp)
         if fresh:
             await self._consumer.seek_to_beginning(*fresh)
+        if self._backlog is None and assigned:
+            self._backlog = await self._consumer.end_offsets(assigned)
+            self._check_caught_up()
         log.info("assigned %d partitions: %s", len(assigned), ", ".join(f"{tp.topic}[{tp.partition}]" for tp in assigned))
 
     async def commit(self) -> None:
@@ -151,6 +158,14 @@ class EventConsumer:
             self.applied[tp] = next_offset
             self._uncommitted[tp] = next_offset
             metrics.EVENTS.labels(tp.topic, "read").inc(len(records))
+        self._check_caught_up()
+
+    def _check_caught_up(self) -> None:
+        if self.caught_up.is_set() or self._backlog is None:
+            return
+        if all(self.applied.get(tp, 0) >= end for tp, end in self._backlog.items()):
+            self.caught_up.set()
+            log.info("caught up with the %d events that were waiting at start", sum(self._backlog.values()))
 
     def stop(self) -> None:
         self._stopping.set()

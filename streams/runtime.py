@@ -60,10 +60,11 @@ def build_worker(settings: Settings, *, serve: bool,
     if restored:
         updater.mark_all_dirty()
     recommender = Recommender(embedder.dim) if serve else None
-    web_app = http.build_app(recommender)
+    serving_ready = threading.Event()  # /readyz: the backlog at start is in the graph and its vectors out
+    web_app = http.build_app(recommender, ready=serving_ready.is_set)
     port = settings.http_port if serve else settings.worker_metrics_port
     app = build_app(settings, updater, Publisher(recommender), web_app, on_ready=on_ready, http_port=port,
-                    restored=restored)
+                    restored=restored, serving_ready=serving_ready)
     return app
 
 

@@ -74,6 +74,10 @@ class Updater:
         for node_type in self._pending:
             self._pending[node_type].update(range(self.store.num_nodes(node_type)))
 
+    def idle(self) -> bool:
+        """Nothing waits to be re-embedded (the last refresh took everything queued)."""
+        return not any(self._pending.values())
+
     def ingest(self, messages: Sequence[RawMessage]) -> IngestResult:
         start = time.perf_counter()
         events, dead, sources = [], [], []

@@ -22,6 +22,7 @@ def test_a_replica_serves_what_the_worker_serves(worker: Worker, tmp_path) -> No
     publish(worker.settings, events)
     user = events[-1]["user_id"]
     wait_for(lambda: http_json(f"{worker.base_url}/users/{user}")[0] == 200, 120, f"user {user} in the worker")
+    assert http_json(f"{worker.base_url}/readyz") == (200, {"status": "ready"})
 
     port = free_port()
     env = dict(os.environ, FRESHREC_KAFKA_BOOTSTRAP=worker.settings.bootstrap,
