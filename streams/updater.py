@@ -138,7 +138,7 @@ class Updater:
             if node_type in dirty:
                 self._pending[node_type].update(dirty[node_type].tolist())
         state = (self.store.num_edges(), self.store.max_ts)
-        if state == self._published_at and not any(self._pending.values()):
+        if state == self._published_at and self.idle():
             return Refresh([], None)  # nothing new: the last refresh's vectors and trending list stand
         self._published_at = state
         trend_idx, trend_score = self.store.trending(self.trending_k)
