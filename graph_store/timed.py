@@ -131,7 +131,7 @@ def timed_view(current: TimedIndex | GrowingIndex | None, ring: EdgeRing, out: b
     if current is not None and current.stamp == (ring.lo, ring.hi) and not (whole and isinstance(current, GrowingIndex)):
         return current
     base = current.base if isinstance(current, GrowingIndex) else current
-    if base is not None and not whole and base.stamp[0] == ring.lo and base.stamp[1] <= ring.hi:
+    if base is not None and not whole and base.stamp[0] == ring.lo:  # nothing evicted since
         tail = ring.hi - base.stamp[1]
         if tail <= max(TAIL_MIN_EDGES, TAIL_SHARE * (base.stamp[1] - base.stamp[0])):
             return GrowingIndex(base, ring, out)
