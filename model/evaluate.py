@@ -243,8 +243,9 @@ def evaluate_movielens(protocol: Literal["global", "per_user"] = "global", *, ep
     counts = {s: len(u) for s, u in slices.items()}
     counts["cold content (no training interaction)"] = len(cold_users)
     if protocol == "global":
+        newcomers = test_users[user_train_count[test_users] == 0]
         newcomer_rows, n_newcomers = _newcomer_slice(
-            ckpt, train_ds, test, index, hist, pos, negatives, test_users, now, models[1:], seed)
+            ckpt, train_ds, test, index, newcomers, pos, negatives, row_of, now, models[1:], seed)
         for name, metrics in newcomer_rows.items():
             rows[name][NEWCOMERS] = metrics
         counts[NEWCOMERS] = n_newcomers
@@ -276,37 +277,34 @@ def first_test_events(test: Any, index: _Index, users: np.ndarray, positives: di
     return np.array(rows, np.int64)
 
 
-def _newcomer_slice(ckpt: Path, train_ds: Dataset, test: Any, index: _Index, hist: History,
-                    pos: dict[int, set[int]], negatives: np.ndarray, test_users: np.ndarray, cut: int,
+def _newcomer_slice(ckpt: Path, train_ds: Dataset, test: Any, index: _Index, newcomers: np.ndarray,
+                    pos: dict[int, set[int]], negatives: np.ndarray, row_of: dict[int, int], cut: int,
                     baselines: list[Any], seed: int) -> tuple[dict[str, dict[str, float]], int]:
-    """Users without a training event, each scored right after its first test event.
+    """``newcomers`` (test users without a training event), each scored right after its
+    first test event; ``negatives[row_of[u]]`` are user u's AUROC negatives.
 
     The GNN sees the graph before the cut plus only the user's own first event (the user
     as of just after it, every other hop before the cut). The baselines are refitted on
     the training history plus *every* newcomer's first event, so they see a little of
     other users' future (in their favour). Returns rows per model and the user count."""
-    user_train_count = np.bincount(hist.user, minlength=len(index.users))
-    newcomers = test_users[user_train_count[test_users] == 0]
     rows = first_test_events(test, index, newcomers, pos)
     if not len(rows):
         return {}, 0
     first = test.take(rows)
     users, items = index.u(first.user), index.i(first.content)
-    row_of = {u: r for r, u in enumerate(test_users.tolist())}
     negs = negatives[[row_of[u] for u in users.tolist()]]
     seen = [np.array([i], np.int64) for i in items.tolist()]
     positives = [np.fromiter(pos[u] - {i}, np.int64) for u, i in zip(users.tolist(), items.tolist())]
 
-    store = build_store(replace(train_ds, interactions=train_ds.interactions.concat(first)))
+    with_first = replace(train_ds, interactions=train_ds.interactions.concat(first))
+    store = build_store(with_first)
     emb = Embedder.load(ckpt)
     iid = store.lookup(CONTENT, np.array(list(index.items), dtype=object))
     content = emb.embed(store, CONTENT, iid, before=cut, seed=seed)
     user = emb.embed(store, USER, store.lookup(USER, first.user), before=cut, times=first.ts + 1, seed=seed)
     out = {_GNN.name: _ranking_metrics(user @ content.T, seen, positives, negs)}
 
-    plus = History(np.concatenate([hist.user, users]), np.concatenate([hist.item, items]),
-                   np.concatenate([hist.ts, first.ts]), np.concatenate([hist.weight, np.ones(len(rows), np.float32)]),
-                   hist.n_users, hist.n_items, hist.item_tags, hist.item_creator, int(first.ts.max()) + 1)
+    plus = index.history(with_first, int(first.ts.max()) + 1)
     for model in baselines:
         model.fit(plus)
         out[model.name] = _ranking_metrics(model.score_matrix(users), seen, positives, negs)
