@@ -186,7 +186,11 @@ def test_years_of_history_in_one_segment_survive_eviction_and_snapshots(tmp_path
     ts = [k * year // 4 for k in range(24)]  # six years, a quarter apart
     g.add_edges(LIKED, [k % 3 for k in range(24)], [k % 4 for k in range(24)], ts)
     assert g.neighbors(LIKED, 0)[1].tolist() == ts[0::3]
+    ring = g._rings[LIKED]
+    overflowing = len(ring.overflow)
+    assert overflowing >= 16  # nearly every edge: a quarter year is far beyond a segment's int32 span
     assert g.evict() == 8  # the oldest whole segment (its newest edge is older than 3 years)
+    assert 0 < len(ring.overflow) < overflowing and ring.overflow.pairs()[:, 0].min() >= ring.lo  # freed with it
     live = sorted(t for u in range(3) for t in g.neighbors(LIKED, u)[1].tolist())
     assert live == ts[8:]
     g.save(tmp_path / "g.npz", {})
