@@ -63,6 +63,10 @@ def test_new_users_are_revealed_their_first_test_watch_only(movielens) -> None:
     for r in rows[:20].tolist():
         mine = test.ts[test.user == test.user[r]]
         assert test.ts[r] == mine.min()
+    # a user whose only positive is its first event has nothing left to score: left out
+    lone = int(index.u(first.user[:1])[0])
+    only_first = {**positives, lone: {int(index.i(first.content[:1])[0])}}
+    assert len(first_test_events(test, index, newcomers, only_first)) == len(rows) - 1
     # the graph the GNN scores them on: training plus these events, in time order
     both = movielens.interactions.take(in_train).concat(first)
     assert len(both) == int(in_train.sum()) + len(rows) and (np.diff(both.ts) >= 0).all()
