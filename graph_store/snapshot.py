@@ -20,7 +20,9 @@ from graph_store.segments import EdgeRing, OverflowTimes
 if TYPE_CHECKING:
     from graph_store.store import GraphStore
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
+#: Older formats still read; 4 lacks first-interaction times (rebuilt from the live edges).
+READABLE_FORMATS = (4, 5)
 _SIDE_FIELDS = ("head", "deg")
 _EDGE_FIELDS = ("src", "dst", "rts", "pout", "pin", "attr")
 _SEG_FIELDS = ("seg_base", "seg_min", "seg_max", "seg_pmax")
@@ -68,6 +70,8 @@ def save(store: GraphStore, path: str | os.PathLike[str], watermark: Mapping[str
     n_content = store.num_nodes("content")
     for name, arr in store._trending.state(n_content).items():
         arrays[f"trending.{name}"] = arr
+    for nt, first in store._first.items():
+        arrays[f"first.{nt}"] = first[: store.num_nodes(nt)]
     header = {
         "format": FORMAT_VERSION,
         "settings": {
@@ -140,8 +144,9 @@ def load(cls: type[GraphStore], path: str | os.PathLike[str]) -> tuple[GraphStor
 
     with np.load(os.fspath(path), allow_pickle=False) as z:
         header = json.loads(z["header"].tobytes().decode())
-        if header.get("format") != FORMAT_VERSION:
-            raise ValueError(f"snapshot format {header.get('format')!r} is not supported (expected {FORMAT_VERSION})")
+        if header.get("format") not in READABLE_FORMATS:
+            raise ValueError(f"snapshot format {header.get('format')!r} is not supported "
+                             f"(expected one of {list(READABLE_FORMATS)})")
         if [tuple(e) for e in header["edge_types"]] != list(EDGE_TYPES):
             raise ValueError(f"snapshot edge types {header['edge_types']} differ from the schema's")
         st = header["settings"]
@@ -162,5 +167,23 @@ def load(cls: type[GraphStore], path: str | os.PathLike[str]) -> tuple[GraphStor
         store._trending.load_state({"score": z["trending.score"], "ref": z["trending.ref"]})
         for nt in NODE_TYPES:
             store._grow_nodes(nt)
+        for nt, first in store._first.items():
+            if f"first.{nt}" in z:
+                saved = z[f"first.{nt}"]
+                first[: len(saved)] = saved
+        if "first.user" not in z:
+            _first_from_live_edges(store)
         store._max_ts = int(header["max_ts"])
     return store, dict(header["watermark"])
+
+
+def _first_from_live_edges(store: GraphStore) -> None:
+    """First-interaction times of a format-4 snapshot: the earliest live interaction edges
+    (what was evicted before it was written is not known)."""
+    from graph_store.schema import INTERACTIONS
+
+    for et in INTERACTIONS:
+        ring = store._rings[et]
+        for e0, p0, p1 in ring.live_slices():
+            eids = np.arange(e0, e0 + (p1 - p0), dtype=np.int64)
+            store._note_first(ring.src[p0:p1], ring.dst[p0:p1], ring.ts_at(eids))

@@ -22,6 +22,10 @@ from graph_store.segments import EdgeRing, Side
 from graph_store.timed import GrowingIndex, TimedIndex, timed_view
 from graph_store.trending import Trending
 
+#: Node types whose first interaction time is kept (``GraphStore.first_ts``).
+FIRST_SEEN_TYPES = (USER, CONTENT)
+NO_TS = np.iinfo(np.int64).max
+
 
 class GraphStore:
     """Timestamped typed edges between dense node ids, with retention, trending and snapshots.
@@ -64,6 +68,8 @@ class GraphStore:
         self._trending = Trending(self.trending_half_life_ms)
         self._dirty = {nt: np.zeros(0, dtype=bool) for nt in NODE_TYPES}
         self._max_ts = -1
+        # earliest interaction time per user and content (NO_TS: none); kept through eviction
+        self._first = {nt: np.zeros(0, dtype=np.int64) for nt in FIRST_SEEN_TYPES}
         self._timed: dict[tuple[EdgeType, bool], TimedIndex | GrowingIndex] = {}  # past-time degree indexes
 
     # -- node ids and features ----------------------------------------------------------------
@@ -79,6 +85,8 @@ class GraphStore:
         self._dirty[node_type] = grow(self._dirty[node_type], n, False)
         if node_type == CONTENT:
             self._trending.resize(n)
+        if node_type in self._first:
+            self._first[node_type] = grow(self._first[node_type], n, NO_TS)
 
     def index(self, node_type: str, external_ids: Any) -> np.ndarray:
         """Dense ids of ``external_ids`` (str, or int converted with str()); creates unseen ones."""
@@ -181,10 +189,30 @@ class GraphStore:
         ring.append(batch)
         if et in INTERACTIONS:
             self._trending.add(batch.dst, batch.ts)
+            self._note_first(batch.src, batch.dst, batch.ts)
         self._dirty[et[0]][batch.src] = True
         self._dirty[et[2]][batch.dst] = True
         self._max_ts = max(self._max_ts, int(batch.ts[-1]))
         return n
+
+    def _note_first(self, users: np.ndarray, content: np.ndarray, ts: np.ndarray) -> None:
+        np.minimum.at(self._first[USER], users, ts)
+        np.minimum.at(self._first[CONTENT], content, ts)
+
+    def first_ts(self, node_type: str, nodes: np.ndarray, before: int | np.ndarray | None = None) -> np.ndarray:
+        """Time of the first interaction of users or content ``nodes`` ever added (eviction
+        does not forget it), -1 where there is none or it is not before ``before`` (one time,
+        or one per node). The earliest edge before a time is the earliest edge at all when
+        any edge is before it, so one number per node answers every time. Shapes: [n] int64."""
+        if node_type not in FIRST_SEEN_TYPES:
+            raise ValueError(f"first_ts is kept for {list(FIRST_SEEN_TYPES)}, not {node_type!r}")
+        with self._lock:
+            v = as_node_index(nodes, "nodes", node_type, self.num_nodes(node_type))
+            first = self._first[node_type][v]
+            known = first != NO_TS
+            if before is not None:
+                known &= first < _times(before, v)
+            return np.where(known, first, -1)
 
     def _relation(self, edge_type: EdgeType) -> tuple[EdgeRing, bool]:
         """The ring holding ``edge_type`` and whether its source is the ring's source side."""

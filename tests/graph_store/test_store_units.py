@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -199,3 +200,32 @@ def test_years_of_history_in_one_segment_survive_eviction_and_snapshots(tmp_path
     assert restored.degree(reverse(LIKED), np.arange(4), before=ts[12]).tolist() == [1, 1, 1, 1]
     assert restored.add_edges(LIKED, [0], [0], [ts[-1] + year]) == 1  # appends go on after a restore
     assert restored.neighbors(LIKED, 0)[1].tolist()[-1] == ts[-1] + year
+
+
+def test_first_interaction_times_survive_eviction_snapshots_and_old_snapshots(tmp_path) -> None:
+    g = _store(segment_edges=2, retention_ms=100)
+    g.add_edges(LIKED, [0, 1], [1, 2], [50, 40])
+    g.add_edges(WATCHED, [0, 0], [1, 3], [500, 30], attr=[1.0, 2.0])  # out of order: c3 at 30
+    g.index(CREATOR, ["k"])
+    g.add_edges(CREATED_BY, [0], [0], [1])  # a catalog edge is not an interaction
+    assert g.first_ts(USER, np.arange(3)).tolist() == [30, 40, -1]
+    assert g.first_ts(CONTENT, np.arange(4)).tolist() == [-1, 50, 40, 30]
+    # as of a time: only when the first interaction is strictly before it
+    assert g.first_ts(CONTENT, np.arange(4), 40).tolist() == [-1, -1, -1, 30]
+    assert g.first_ts(CONTENT, np.arange(4), np.array([0, 51, 41, 30])).tolist() == [-1, 50, 40, -1]
+    assert g.evict() == 2 and g.first_ts(USER, [1]).tolist() == [40]  # the {50, 40} likes are gone
+    with pytest.raises(ValueError, match="first_ts is kept for"):
+        g.first_ts(CREATOR, [0])
+    path = tmp_path / "g.npz"
+    g.save(path, {})
+    h, _ = GraphStore.load(path)
+    assert h.first_ts(CONTENT, np.arange(4)).tolist() == [-1, 50, 40, 30]
+    # a format-4 snapshot has no such times: they come back from the live edges
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files if not k.startswith("first.")}
+    header = json.loads(arrays["header"].tobytes().decode())
+    arrays["header"] = np.frombuffer(json.dumps({**header, "format": 4}).encode(), dtype=np.uint8)
+    np.savez(tmp_path / "old.npz", **arrays)
+    old, _ = GraphStore.load(tmp_path / "old.npz")
+    assert old.first_ts(CONTENT, np.arange(4)).tolist() == [-1, 500, -1, 30]
+    assert old.first_ts(USER, np.arange(3)).tolist() == [30, -1, -1]
