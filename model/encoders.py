@@ -7,7 +7,9 @@ stored columns every node type gets the log-degree of each relation it sends mes
 on, counted at the sampling time ``before``: mean aggregation alone cannot see how
 popular a node is. Interaction relations also get recency inputs at the same time: the
 log hours since the node's newest edge, and for watches the counts in the last 1, 7, 30
-and 365 days (the signal trending baselines live on). A :class:`TimedSource` (e.g. the
+and 365 days (the signal trending baselines live on). With ``age`` users and content also
+get the hours since their first interaction (how new a film is to the catalog, how new a
+user is to the service). A :class:`TimedSource` (e.g. the
 KuaiRand exposure log) may add columns that are also computed strictly before the
 sampling time; without one (online) they encode as unknown. Tags (a small, slowly
 growing vocabulary) also get a stable hashed bucket for a learned embedding; the optional
@@ -28,6 +30,7 @@ import numpy as np
 from graph_store.schema import (
     INTERACTIONS, MESSAGE_EDGE_TYPES, NODE_TYPES, TAG, WATCHED, EdgeType, NodeType, reverse,
 )
+from graph_store.store import FIRST_SEEN_TYPES
 
 #: A column is log-transformed when it is non-negative and spans more than this ratio.
 _LOG_SPAN = 50.0
@@ -89,6 +92,14 @@ def window_count(store: Any, edge_type: EdgeType, idx: np.ndarray, before: Befor
         current = store.degree(edge_type, idx, before)
     recent = current - store.degree(edge_type, idx, now - days * DAY_MS)
     return np.asarray(recent, dtype=np.float32)
+
+
+def hours_since_first(store: Any, node_type: NodeType, idx: np.ndarray, before: Before) -> np.ndarray:
+    """Hours from the node's first interaction (before the reference time) to the reference
+    time, the node's age in the graph; NaN if none. Shapes: [n] -> [n] float32."""
+    now = reference_time(store, before)
+    first = np.asarray(store.first_ts(node_type, np.asarray(idx, dtype=np.int64), before), dtype=np.int64)
+    return np.where(first >= 0, (now - first) / HOUR_MS, np.nan).astype(np.float32)
 
 
 class TimedSource(Protocol):
@@ -157,11 +168,12 @@ class NodeEncoder:
     recency: list[ColumnStats] = field(default_factory=list)  # "rel", log hours since last
     windows: list[ColumnStats] = field(default_factory=list)  # "rel@days", log1p count
     timed: list[ColumnStats] = field(default_factory=list)  # columns of a TimedSource
+    age: list[ColumnStats] = field(default_factory=list)  # "first": log hours since the first interaction
 
     @property
     def width(self) -> int:
         return 2 * len(self.features) + len(self.degree) + 2 * len(self.recency) + len(self.windows) \
-            + 2 * len(self.timed)
+            + 2 * len(self.timed) + 2 * len(self.age)
 
     def encode(
         self,
@@ -202,6 +214,8 @@ class NodeEncoder:
             rel, days = stats.name.split("@")
             counts = window_count(store, by_rel[rel], idx, before, int(days), current=degree_of(rel))
             cols.append(stats.transform(np.log1p(counts))[0])
+        for stats in self.age:
+            cols += list(stats.transform(np.log1p(hours_since_first(store, self.node_type, idx, before))))
         if self.timed:
             names = source.columns(self.node_type) if source is not None else []
             raw_all = source.values(store, self.node_type, idx, before) if names and len(idx) else None
@@ -237,9 +251,11 @@ class FeatureEncoders:
         hash_buckets: Mapping[NodeType, int] | None = None,
         source: TimedSource | None = None,
         window_days: Sequence[int] = WINDOW_DAYS,
+        age: bool = False,
     ) -> FeatureEncoders:
         """Fit on every node of ``store`` with the graph as it was before ``before``;
-        ``window_days`` are the recent-count windows of watch relations.
+        ``window_days`` are the recent-count windows of watch relations; ``age`` adds the
+        hours since a user's or a content's first interaction.
 
         ``extra_features`` names columns to expect even if the store holds none now (they
         will then always encode as unknown)."""
@@ -272,7 +288,11 @@ class FeatureEncoders:
             if source is not None and source.columns(t):
                 vals = source.values(store, t, idx, before) if n else np.empty((0, len(source.columns(t))))
                 timed = [ColumnStats.fit(c, vals[:, j]) for j, c in enumerate(source.columns(t))]
-            nodes[t] = NodeEncoder(t, feats, degs, rec, wins, timed)
+            ages = [
+                ColumnStats.fit("first", np.log1p(hours_since_first(store, t, idx, before)) if n else np.empty(0),
+                                allow_log=False)
+            ] if age and t in FIRST_SEEN_TYPES else []
+            nodes[t] = NodeEncoder(t, feats, degs, rec, wins, timed, ages)
         buckets = {TAG: 256} if hash_buckets is None else dict(hash_buckets)
         return cls(nodes, buckets, source)
 
@@ -307,7 +327,7 @@ class FeatureEncoders:
                 )
         return x, buckets
 
-    _PARTS = ("features", "degree", "recency", "windows", "timed")
+    _PARTS = ("features", "degree", "recency", "windows", "timed", "age")
 
     def state(self) -> dict[str, Any]:
         """Plain-data parameters (lists, floats, str) for the checkpoint."""

@@ -389,7 +389,7 @@ def evaluate_kuairand(*, epochs: int = 6, seed: int = 0, max_minutes: float = 10
         ckpt = work / f"kuairand-{label}.pt"
         reports[label] = train(ds, ckpt, epochs=epochs, seed=seed, max_minutes=max_minutes, progress=progress,
                                until=cut, objective=label, batch_size=256,
-                               **{"factor_dim": 0, **train_options})
+                               **{"factor_dim": 0, "age_inputs": False, "user_prior": 0.0, **train_options})
         gnn = _GNN(*_gnn_scores(ckpt, train_ds, index, cut))
         # baselines learn from the label on exposures before the cut
         hist = History(eu[tr], ei[tr], exp.ts[tr], y[tr], len(index.users), len(index.items), index.item_tags,

@@ -29,6 +29,12 @@ Design:
   (an item-item fold-in of the user's recent items) to the score. With ``fold_shrink``
   the mean over n items divides by ``n + softplus(p)`` (p learned): a user's first item
   moves its vector a little, a long history fully.
+- With ``user_prior`` = c > 0 a user with n interaction edges in the sample gets
+  ``prior + n / (n + c) * (own - prior)``: a learned prior vector for the learned and bias
+  slots, zero for the factor slots. A user with no interaction is the prior (what to show
+  someone unknown), a user with one event is still mostly the prior, and the sample's
+  fanout caps n, so a long history keeps ``fanout / (fanout + c)`` of its own vector (the
+  layers learn that scale).
 """
 
 from __future__ import annotations
@@ -116,10 +122,14 @@ class HeteroSAGE(nn.Module):
         id_dim: int = 32,
         factor_skip: bool = False,
         fold_shrink: bool = False,
+        user_prior: float = 0.0,
     ) -> None:
         super().__init__()
         self.in_dims = {t: int(in_dims.get(t, 0)) for t in NODE_TYPES}
         self.hidden, self.num_layers, self.dropout = hidden, num_layers, dropout
+        # a user with n interactions in the sample: prior + n / (n + user_prior) * (own - prior)
+        self.user_prior = float(user_prior)
+        self.prior_vec = nn.Parameter(torch.zeros(dim - 1)) if self.user_prior > 0 else None
         self.factor_skip = bool(factor_skip and id_sizes and USER in id_sizes and CONTENT in id_sizes)
         # output width: the learned part (with its 2 bias slots) plus the factor slots
         self.dim = dim + (id_dim if self.factor_skip else 0)
@@ -177,6 +187,7 @@ class HeteroSAGE(nn.Module):
             "id_dim": self.id_dim,
             "factor_skip": self.factor_skip,
             "fold_shrink": self.fold_prior is not None,
+            "user_prior": self.user_prior,
         }
 
     def embed_inputs(
@@ -234,6 +245,8 @@ class HeteroSAGE(nn.Module):
         out = {t: self._output(t, ht) for t, ht in h.items()}
         if self.factor_skip:
             out = self._with_factors(out, edges, id_dict or {})
+        if self.prior_vec is not None and USER in out:
+            out[USER] = self._shrunk_users(out[USER], edges)
         return out
 
     def _output(self, node_type: NodeType, h: Tensor) -> Tensor:
@@ -242,6 +255,20 @@ class HeteroSAGE(nn.Module):
         one = torch.ones_like(bias)
         tail = (bias, one) if node_type == USER else (one, bias)
         return torch.cat([body, *tail], dim=-1)
+
+    def _shrunk_users(self, users: Tensor, edges: Mapping[EdgeType, Tensor]) -> Tensor:
+        """Pull users with few interactions towards a prior: weight ``n / (n + user_prior)``
+        on their own vector. The prior is learned for the body and bias slots and zero for
+        the factor slots; the constant-1 slot stays."""
+        assert self.prior_vec is not None
+        n = users.new_zeros(users.shape[0])
+        for e, ei in edges.items():
+            if e[0] == CONTENT and e[2] == USER:
+                n.index_add_(0, ei[1], torch.ones_like(ei[1], dtype=users.dtype))
+        w = (n / (n + self.user_prior)).unsqueeze(-1)
+        one = self.learned_dim - 1
+        body = self.prior_vec + w * (users[:, :one] - self.prior_vec)
+        return torch.cat([body, users[:, one : one + 1], w * users[:, one + 1 :]], dim=-1)
 
     def _with_factors(self, out: dict[NodeType, Tensor], edges: Mapping[EdgeType, Tensor],
                       id_dict: Mapping[NodeType, Tensor]) -> dict[NodeType, Tensor]:

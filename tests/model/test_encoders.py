@@ -7,7 +7,8 @@ import pytest
 
 from graph_store.schema import CONTENT, CREATOR, TAG, USER, WATCHED, reverse
 from model.encoders import (
-    DAY_MS, HOUR_MS, ColumnStats, FeatureEncoders, degrees, hours_since_last, stable_bucket, window_count,
+    DAY_MS, HOUR_MS, ColumnStats, FeatureEncoders, degrees, hours_since_first, hours_since_last, stable_bucket,
+    window_count,
 )
 from model.history import ExposureHistory
 
@@ -99,3 +100,19 @@ def test_exposure_history_rates_use_only_earlier_exposures(tiny_store) -> None:
     enc.source = None  # online: no exposure log, the columns encode as unknown
     x, _ = enc.encode(tiny_store, {USER: users}, None)
     assert (x[USER][:, -1] == 1.0).all()
+
+
+def test_age_inputs_count_from_the_first_interaction_before_the_sampling_time(tiny_store) -> None:
+    u = tiny_store.lookup(USER, ["u0", "u1", "u2"])  # first interactions at T0+10, +30, +50
+    t0 = 1_600_000_000_000
+    at = t0 + 30 + HOUR_MS
+    assert hours_since_first(tiny_store, USER, u, at).tolist()[:2] == [pytest.approx(1 + 20 / HOUR_MS), 1.0]
+    assert np.isnan(hours_since_first(tiny_store, USER, u, t0 + 30)[1:]).all()  # not strictly before
+    plain = FeatureEncoders.fit(tiny_store)
+    aged = FeatureEncoders.fit(tiny_store, age=True)
+    assert [s.name for s in aged.nodes[USER].age] == ["first"] and not aged.nodes[CREATOR].age
+    assert aged.nodes[CONTENT].width == plain.nodes[CONTENT].width + 2
+    x, _ = aged.encode(tiny_store, {CONTENT: np.arange(4)}, t0 + 25)
+    c3 = int(tiny_store.lookup(CONTENT, ["c3"])[0])  # catalog edges only: age unknown
+    assert x[CONTENT][c3, -1] == 1.0 and x[CONTENT][int(tiny_store.lookup(CONTENT, ["c0"])[0]), -1] == 0.0
+    assert FeatureEncoders.from_state(aged.state()).widths() == aged.widths()

@@ -65,19 +65,20 @@ def test_factor_slots_follow_a_users_fresh_watch(factor_model) -> None:
     before = emb.embed(store, USER, np.array([new_user]))[0]
     assert not before[16:].any()
     # one watch of c2: the slots become c2's factor times the model's scale, shrunk by the
-    # learned prior count (one item over 1 + prior), at once
+    # learned prior count (one item over 1 + prior) and by the user prior (1 / (1 + c)), at once
     c2, c4 = store.lookup(CONTENT, np.array(["c2", "c4"], dtype=object)).tolist()
     store.add_edges(WATCHED, [new_user], [c2], [T0 + 20_000_000], attr=[np.nan])
     after = emb.embed(store, USER, np.array([new_user]))[0]
     f2, f4 = emb.embed(store, CONTENT, np.array([c2, c4]))[:, 16:]
     scale = float(emb.model.fold_scale.detach())
     prior = float(torch.nn.functional.softplus(emb.model.fold_prior.detach()))
-    assert prior > 0 and np.abs(f2).sum() > 0
-    np.testing.assert_allclose(after[16:], scale * f2 / (1 + prior), rtol=1e-5, atol=1e-6)
+    c = emb.model.user_prior
+    assert prior > 0 and c > 0 and np.abs(f2).sum() > 0
+    np.testing.assert_allclose(after[16:], scale * f2 / (1 + prior) / (1 + c), rtol=1e-5, atol=1e-6)
     # a second item: the sum over 2 + prior, so the history speaks louder as it grows
     store.add_edges(WATCHED, [new_user], [c4], [T0 + 20_000_001], attr=[np.nan])
     two = emb.embed(store, USER, np.array([new_user]))[0]
-    np.testing.assert_allclose(two[16:], scale * (f2 + f4) / (2 + prior), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(two[16:], scale * (f2 + f4) / (2 + prior) * 2 / (2 + c), rtol=1e-5, atol=1e-6)
 
 
 def test_content_unknown_to_the_factors_gets_zero_slots(factor_model) -> None:

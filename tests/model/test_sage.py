@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from graph_store.schema import CONTENT, CREATED_BY, CREATOR, HAS_TAG, NODE_TYPES, TAG, USER, WATCHED, reverse
+from graph_store.schema import CONTENT, CREATED_BY, CREATOR, HAS_TAG, LIKED, NODE_TYPES, TAG, USER, WATCHED, reverse
 from model.sage import HeteroSAGE, score
 
 
@@ -82,3 +82,24 @@ def test_gradients_reach_every_node_types_input() -> None:
     for t in (USER, CONTENT, TAG):
         assert model.input[t].weight.grad is not None and model.input[t].weight.grad.abs().sum() > 0, t
     assert set(NODE_TYPES) == set(out)
+
+
+def test_users_with_few_interactions_are_pulled_towards_the_prior() -> None:
+    model = _model(user_prior=1.0)  # dim 8: six body slots, b_u, the constant 1
+    assert model.config()["user_prior"] == 1.0
+    with torch.no_grad():
+        model.prior_vec.fill_(2.0)
+    own = torch.full((3, 8), 4.0)
+    own[:, 7] = 1.0
+    # user 0 has no interaction in the sample, user 1 one, user 2 three (watches and likes)
+    edges = {reverse(WATCHED): torch.tensor([[0, 1, 2], [1, 2, 2]]), reverse(LIKED):
+             torch.tensor([[0], [2]]), reverse(HAS_TAG): torch.tensor([[0, 0], [0, 1]])}
+    out = model._shrunk_users(own, edges)
+    assert out[:, :7].tolist() == [[2.0] * 7, [3.0] * 7, [3.5] * 7]  # prior + n / (n + 1) * (own - prior)
+    assert out[:, 7].tolist() == [1.0, 1.0, 1.0]
+    # a blank user's vector is the prior, whatever its inputs
+    x = _inputs(n_user=2)
+    x[USER][1] = -x[USER][0]
+    with torch.no_grad():
+        vec = model(x, {reverse(WATCHED): torch.tensor([[0], [1]])}, {reverse(WATCHED): torch.tensor([50.0])})[USER]
+    assert torch.equal(vec[0, :7], model.prior_vec.detach()) and not torch.equal(vec[1, :7], vec[0, :7])
