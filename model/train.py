@@ -59,6 +59,7 @@ class TrainConfig:
     dropout: float = 0.1
     fanouts: list[int] = field(default_factory=lambda: [10, 10])
     window_days: list[int] = field(default_factory=lambda: list(WINDOW_DAYS))  # recent-count inputs
+    age_inputs: bool = True  # hours since a user's / content's first interaction as an input
     strategy: str = "recent"
     lr: float = 3e-3
     weight_decay: float = 1e-5
@@ -77,6 +78,7 @@ class TrainConfig:
     label_time_users: bool = True  # interactions: a label's user as of the label's own time, not the batch's start
     factor_skip: bool = True  # score also by the fold-in of the user's items' factors (sage.HeteroSAGE)
     fold_shrink: bool = True  # the fold-in divides by (items + a learned prior count) (sage.HeteroSAGE)
+    user_prior: float = 10.0  # > 0: users with n interactions weigh their own vector n / (n + this) against a prior
     early_share: float = 0.0  # interactions: labels also scored with their user as of its first few events
     early_max_events: int = 3  # ... as of its first 1..this many events
     early_window_days: float = 1.0  # ... when the label is at most this long after them
@@ -285,6 +287,19 @@ def train(
         if not hasattr(cfg, key):
             raise TypeError(f"train() got an unknown option {key!r}")
         setattr(cfg, key, value)
+    # Several intra-op threads sum scatters in a varying order, so the same seed gave
+    # different weights on MovieLens; one thread is bit-reproducible and costs little here
+    # (sampling and encoding in numpy dominate).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return _train(dataset, out, cfg, progress, data_dir)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(dataset: str | Path | Dataset, out: Path, cfg: TrainConfig, progress: bool,
+           data_dir: Path | None) -> dict[str, Any]:
     started = time.monotonic()
     deadline = started + cfg.max_minutes * 60 if cfg.max_minutes else math.inf
     torch.manual_seed(cfg.seed)
@@ -292,7 +307,8 @@ def train(
 
     ds = resolve_dataset(dataset, data_dir)
     store = build_store(ds, until=cfg.until)
-    encoders = FeatureEncoders.fit(store, source=exposure_history(ds, cfg.until), window_days=cfg.window_days)
+    encoders = FeatureEncoders.fit(store, source=exposure_history(ds, cfg.until), window_days=cfg.window_days,
+                                    age=cfg.age_inputs)
     labels = make_labels(ds, store, cfg.objective, cfg.until)
     blank_user = int(store.index(USER, np.array([BLANK_USER], dtype=object))[0])
     early = EarlyViews(labels) if cfg.objective == "interactions" and cfg.early_share > 0 else None
@@ -319,6 +335,7 @@ def train(
         num_layers=cfg.num_layers, dropout=cfg.dropout,
         id_sizes=vocab.sizes() if vocab is not None else None, id_dim=cfg.factor_dim or cfg.id_dim or 32,
         factor_skip=cfg.factor_dim > 0 and cfg.factor_skip, fold_shrink=cfg.fold_shrink,
+        user_prior=cfg.user_prior,
     )
     if factors is not None:
         _set_factor_tables(model, factors)

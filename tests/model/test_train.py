@@ -16,7 +16,8 @@ from .conftest import planted_dataset
 
 
 def test_quick_train_learns_the_planted_communities(tmp_path) -> None:
-    ds = planted_dataset()
+    # 120 users x 20 events: at 60 x 14 the held-out AUROC sat near 0.6 whatever the inputs
+    ds = planted_dataset(n_users=120, per_user=20)
     cut = int(np.quantile(ds.interactions.ts, 0.8))
     report = train(ds, tmp_path / "m.pt", epochs=8, seed=0, progress=False, until=cut,
                    batch_size=32, negatives=16, hidden=16, dim=16, lr=1e-2, factor_dim=8)
@@ -36,7 +37,7 @@ def test_quick_train_learns_the_planted_communities(tmp_path) -> None:
     neg_items = rng.integers(0, store.num_nodes(CONTENT), size=len(pos))
     neg = (u_vec * emb.embed(store, CONTENT, neg_items)).sum(1)
     auc = roc_auc_score(np.r_[np.ones(len(pos)), np.zeros(len(neg))], np.r_[pos, neg])
-    assert auc > 0.6, auc
+    assert auc > 0.65, auc
 
 
 def test_training_is_reproducible(tmp_path) -> None:
