@@ -180,10 +180,5 @@ def load(cls: type[GraphStore], path: str | os.PathLike[str]) -> tuple[GraphStor
 def _first_from_live_edges(store: GraphStore) -> None:
     """First-interaction times of a format-4 snapshot: the earliest live interaction edges
     (what was evicted before it was written is not known)."""
-    from graph_store.schema import INTERACTIONS
-
-    for et in INTERACTIONS:
-        ring = store._rings[et]
-        for e0, p0, p1 in ring.live_slices():
-            eids = np.arange(e0, e0 + (p1 - p0), dtype=np.int64)
-            store._note_first(ring.src[p0:p1], ring.dst[p0:p1], ring.ts_at(eids))
+    for users, content, ts in store._live_interactions():
+        store._note_first(users, content, ts)

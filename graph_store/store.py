@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -307,6 +307,23 @@ class GraphStore:
         with self._lock:
             now = self._max_ts if now_ms is None else int(now_ms)
             return self._trending.top(int(k), now, self.num_nodes(CONTENT))
+
+    def set_trending_half_life(self, half_life_ms: int) -> None:
+        """Change the trending half-life, recomputing the scores from the live interaction
+        edges (what was evicted before no longer counts)."""
+        with self._lock:
+            self._trending = Trending(int(half_life_ms))
+            self._trending.resize(self.num_nodes(CONTENT))
+            self.trending_half_life_ms = int(half_life_ms)
+            for _, content, ts in self._live_interactions():
+                self._trending.add(content.astype(np.int64), ts)
+
+    def _live_interactions(self) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(user, content, ts) of the live interaction edges, one memory run at a time."""
+        for et in INTERACTIONS:
+            ring = self._rings[et]
+            for e0, p0, p1 in ring.live_slices():
+                yield ring.src[p0:p1], ring.dst[p0:p1], ring.ts_at(np.arange(e0, e0 + p1 - p0, dtype=np.int64))
 
     def evict(self, now_ms: int | None = None) -> int:
         """Apply retention by dropping whole oldest segments; returns the number of edges dropped."""

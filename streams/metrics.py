@@ -10,6 +10,7 @@ EVENTS = Counter(
     ["topic", "outcome"],
 )
 EDGES_ADDED = Counter("freshrec_edges_added_total", "New interaction edges folded into the graph", ["relation"])
+EDGES_EVICTED = Counter("freshrec_edges_evicted_total", "Interaction edges dropped by retention")
 DUPLICATES = Counter(
     "freshrec_duplicate_events_total", "Accepted interactions the graph already held (redelivery, replay)"
 )

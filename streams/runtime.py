@@ -45,15 +45,30 @@ def _prepare(settings: Settings) -> None:
         log.info("created topics %s", ", ".join(created))
 
 
+def open_store(settings: Settings) -> tuple[GraphStore, dict[str, int]]:
+    """The worker's graph: its snapshot if there is one (and snapshots are on), else empty;
+    either way with the retention and trending half-life of ``settings``. Returns the store
+    and the offsets the snapshot covers."""
+    retention_ms = None if settings.retention_days is None else round(settings.retention_days * 86_400_000)
+    half_life_ms = round(settings.trending_half_life_s * 1000)
+    snapshot = settings.snapshot_path()
+    if not (settings.snapshot_interval_s and snapshot.exists()):
+        return GraphStore(retention_ms=retention_ms, trending_half_life_ms=half_life_ms), {}
+    store, restored = GraphStore.load(snapshot)
+    log.info("restored the graph from %s: %d edges, %d events; reading the log after them",
+             snapshot, store.num_edges(), sum(restored.values()))
+    store.retention_ms = retention_ms
+    if store.trending_half_life_ms != half_life_ms:
+        log.info("trending half-life %.0f s -> %.0f s: rescoring the live edges",
+                 store.trending_half_life_ms / 1000, half_life_ms / 1000)
+        store.set_trending_half_life(half_life_ms)
+    return store, restored
+
+
 def build_worker(settings: Settings, *, serve: bool,
                  on_ready: Callable[[], Awaitable[None]] | None = None) -> faust.App:
     embedder = _load_embedder(settings)
-    store, restored = GraphStore(), {}
-    snapshot = settings.snapshot_path()
-    if settings.snapshot_interval_s and snapshot.exists():
-        store, restored = GraphStore.load(snapshot)
-        log.info("restored the graph from %s: %d edges, %d events; reading the log after them",
-                 snapshot, store.num_edges(), sum(restored.values()))
+    store, restored = open_store(settings)
     topic_kinds = {event_topic(settings, kind): kind for kind in EventKind}
     updater = Updater(store, embedder, topic_kinds, trending_k=settings.trending_k,
                       max_reembed=settings.max_reembed, fanouts=settings.fanouts)

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     max_reembed: int = Field(20000, ge=1, description="cap on nodes re-embedded per tick; the rest wait")
     fanouts: tuple[int, ...] = (10, 10)
     snapshot_interval_s: float = Field(30.0, ge=0, description="graph snapshot period; 0 turns snapshots off")
+    retention_days: float | None = Field(
+        None, gt=0, description="interactions older than this (event time) leave the graph; unset keeps all")
+    trending_half_life_s: float = Field(3600.0, gt=0, description="half-life of the trending score")
 
     @property
     def bootstrap(self) -> str:

@@ -133,6 +133,10 @@ class Updater:
     def refresh(self) -> Refresh:
         """Re-embed what changed since the last call; returns the records to publish."""
         start = time.perf_counter()
+        dropped = self.store.evict()  # retention, if the store has one (whole old segments)
+        if dropped:
+            metrics.EDGES_EVICTED.inc(dropped)
+            metrics.GRAPH_EDGES.set(self.store.num_edges())
         dirty = self.store.take_dirty()
         for node_type in self._pending:
             if node_type in dirty:

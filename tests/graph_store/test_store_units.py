@@ -229,3 +229,16 @@ def test_first_interaction_times_survive_eviction_snapshots_and_old_snapshots(tm
     old, _ = GraphStore.load(tmp_path / "old.npz")
     assert old.first_ts(CONTENT, np.arange(4)).tolist() == [-1, 500, -1, 30]
     assert old.first_ts(USER, np.arange(3)).tolist() == [30, -1, -1]
+
+
+def test_a_new_trending_half_life_rescores_the_live_edges() -> None:
+    events = ([0, 1, 2, 0], [0, 1, 1, 2], [0, 3_600_000, 7_200_000, 7_200_000])
+    g = _store(trending_half_life_ms=3_600_000)
+    g.add_edges(LIKED, *events)
+    g.set_trending_half_life(60_000)
+    h = _store(trending_half_life_ms=60_000)
+    h.add_edges(LIKED, *events)
+    (gi, gs), (hi, hs) = g.trending(3), h.trending(3)
+    assert gi.tolist() == hi.tolist() == [1, 2, 0] and np.allclose(gs, hs)
+    assert g.trending_half_life_ms == 60_000
+    assert gs[0] == pytest.approx(1 + 2 ** -60)  # a like now plus one 60 half-lives old

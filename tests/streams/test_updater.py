@@ -8,11 +8,15 @@ import pytest
 import torch
 
 from graph_store.events import EventKind
+from graph_store.schema import CONTENT
 from graph_store.store import GraphStore
 from model.checkpoint import Checkpoint
 from model.embedder import Embedder
 from model.encoders import FeatureEncoders
 from model.sage import HeteroSAGE
+from streams import metrics
+from streams.runtime import open_store
+from streams.settings import Settings
 from streams.updater import RawMessage, Updater
 from tests.model.conftest import T0, build_tiny_store
 
@@ -58,3 +62,35 @@ def test_a_refresh_embeds_what_changed_and_an_idle_one_publishes_nothing(updater
 
     updater.ingest([_message(EventKind.LIKE, 4, user_id="u1", content_id="c0", timestamp=T0 + 3)])
     assert _ids(updater.refresh().records, "user") == {"u1"}
+
+
+def test_retention_drops_old_interactions_at_a_refresh(updater: Updater) -> None:
+    updater.store = GraphStore(retention_ms=1_000, segment_edges=2)
+    day = 86_400_000
+    updater.ingest([_message(EventKind.WATCH, i, user_id="u0", content_id=f"c{i}", timestamp=T0 + i * day,
+                             completion_pct=50.0) for i in range(5)])
+    evicted = metrics.EDGES_EVICTED._value.get()
+    updater.refresh()
+    # whole segments of two edges go: {0, 1} and {2, 3} are older than the newest minus 1 s
+    assert updater.store.num_edges() == 1 and metrics.EDGES_EVICTED._value.get() == evicted + 4
+    assert updater.store.external(CONTENT, updater.store.seen(0)) == ["c4"]
+
+
+def test_open_store_applies_retention_and_half_life_to_a_restored_snapshot(tmp_path) -> None:
+    settings = Settings(state_dir=tmp_path, retention_days=2.0, trending_half_life_s=60.0)
+    fresh, offsets = open_store(settings)
+    assert offsets == {} and fresh.retention_ms == 2 * 86_400_000 and fresh.trending_half_life_ms == 60_000
+    old = build_tiny_store()  # 1-hour half-life, no retention
+    settings.snapshot_path().parent.mkdir(parents=True)
+    old.save(settings.snapshot_path(), {"t.watch:0": 5})
+    store, offsets = open_store(settings)
+    assert offsets == {"t.watch:0": 5} and store.retention_ms == 2 * 86_400_000
+    assert store.trending_half_life_ms == 60_000 and store.num_edges() == old.num_edges()
+    # likes, watches and shares at T0+10..50 (ms): c0 aged 40 and 0, c1 30 and 20, c2 10
+    idx, score = store.trending(3)
+    decay = lambda age_ms: 2 ** (-age_ms / 60_000)  # noqa: E731
+    expected = {"c0": decay(40) + 1, "c1": decay(30) + decay(20), "c2": decay(10)}
+    got = dict(zip(store.external(CONTENT, idx), score.tolist()))
+    assert got == pytest.approx(expected, rel=1e-12, abs=0)
+    assert dict(zip(old.external(CONTENT, old.trending(3)[0]), old.trending(3)[1])) != pytest.approx(
+        expected, rel=1e-9, abs=0)  # the snapshot's own 1-hour scores differ
