@@ -91,7 +91,9 @@ def window_count(store: Any, edge_type: EdgeType, idx: np.ndarray, before: Befor
     if current is None:
         current = store.degree(edge_type, idx, before)
     recent = current - store.degree(edge_type, idx, now - days * DAY_MS)
-    return np.asarray(recent, dtype=np.float32)
+    # Online (before=None) the consumer may append between the two reads: an out-of-order
+    # edge older than the window start can then be in the second count but not the first.
+    return np.maximum(np.asarray(recent, dtype=np.float32), 0.0)
 
 
 def hours_since_first(store: Any, node_type: NodeType, idx: np.ndarray, before: Before) -> np.ndarray:

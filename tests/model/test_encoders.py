@@ -116,3 +116,22 @@ def test_age_inputs_count_from_the_first_interaction_before_the_sampling_time(ti
     c3 = int(tiny_store.lookup(CONTENT, ["c3"])[0])  # catalog edges only: age unknown
     assert x[CONTENT][c3, -1] == 1.0 and x[CONTENT][int(tiny_store.lookup(CONTENT, ["c0"])[0]), -1] == 0.0
     assert FeatureEncoders.from_state(aged.state()).widths() == aged.widths()
+
+
+def test_a_window_count_never_goes_negative_when_an_old_edge_lands_between_its_reads(tiny_store) -> None:
+    t0 = 1_600_000_000_000
+    c1 = tiny_store.lookup(CONTENT, ["c1"])
+    u0 = int(tiny_store.lookup(USER, ["u0"])[0])
+    live_degree = tiny_store.degree
+
+    def degree_then_append(edge_type, nodes, before=None):  # the consumer appends right after the live read
+        out = live_degree(edge_type, nodes, before)
+        if before is None:
+            tiny_store.degree = live_degree
+            tiny_store.add_edges(WATCHED, [u0, u0], [int(c1[0])] * 2, [t0 - 5 * DAY_MS, t0 - 4 * DAY_MS],
+                                 attr=[50.0, 60.0])
+        return out
+
+    tiny_store.degree = degree_then_append
+    counts = window_count(tiny_store, reverse(WATCHED), c1, None, 1)
+    assert counts.tolist() == [0.0]  # 1 live watch then, 2 older than a day now: clipped, not -1
