@@ -31,8 +31,9 @@ def build_app(settings: Settings, updater: Updater, publisher: Publisher, web_ap
               http_port: int, restored: Mapping[str, int] | None = None,
               on_ready: Callable[[], Awaitable[None]] | None = None,
               serving_ready: threading.Event | None = None) -> faust.App:
-    """``serving_ready`` is set after the first refresh that starts with every event that
-    was waiting at start in the graph and leaves nothing queued (what /readyz reports)."""
+    """``serving_ready`` is set after a refresh that starts with every event that was
+    waiting in the assigned partitions in the graph and leaves nothing queued, and cleared
+    while a rebalance's new partitions are being caught up with (what /readyz reports)."""
     faust_dir = settings.state_dir / "faust"  # Faust's own table directory, kept with our state
     faust_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     app = faust.App(
@@ -82,8 +83,11 @@ def build_app(settings: Settings, updater: Updater, publisher: Publisher, web_ap
                 caught_up = self.consumer.caught_up.is_set()
                 refresh = await loop.run_in_executor(None, updater.refresh)
                 await publisher.publish(refresh)
-                if serving_ready is not None and caught_up and updater.idle():
-                    serving_ready.set()
+                if serving_ready is not None:
+                    if not self.consumer.caught_up.is_set():
+                        serving_ready.clear()  # a rebalance handed over a backlog
+                    elif caught_up and updater.idle():
+                        serving_ready.set()
                 await self.sleep(max(0.0, settings.reembed_interval_s - (loop.time() - started)))
 
         @mode.Service.task

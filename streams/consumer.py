@@ -60,9 +60,11 @@ class EventConsumer:
         self.applied: dict[TopicPartition, int] = {}
         self._uncommitted: dict[TopicPartition, int] = {}
         self._consumer: AIOKafkaConsumer | None = None
-        #: set once every event that was in the partitions at their first assignment is applied
+        #: set while every event that was in a partition when it was assigned is applied;
+        #: cleared when a rebalance hands over a partition with events not applied yet
         self.caught_up = threading.Event()
-        self._backlog: dict[TopicPartition, int] | None = None  # end offsets at that assignment
+        self._backlog: dict[TopicPartition, int] | None = None  # end offsets at assignment
+        self._owned: set[TopicPartition] = set()
         self._stopping = asyncio.Event()
 
     def restore(self, offsets: Mapping[str, int]) -> None:
@@ -89,8 +91,14 @@ class EventConsumer:
                 fresh.append(tp)
         if fresh:
             await self._consumer.seek_to_beginning(*fresh)
-        if self._backlog is None and assigned:
-            self._backlog = await self._consumer.end_offsets(assigned)
+        gained = [tp for tp in assigned if tp not in self._owned]
+        self._owned = set(assigned)
+        if gained:
+            ends = await self._consumer.end_offsets(gained)
+            behind = {tp: end for tp, end in ends.items() if self.applied.get(tp, 0) < end}
+            if self._backlog is None or behind:
+                self._backlog = behind
+                self.caught_up.clear()
             self._check_caught_up()
         log.info("assigned %d partitions: %s", len(assigned), ", ".join(f"{tp.topic}[{tp.partition}]" for tp in assigned))
 
@@ -165,7 +173,7 @@ class EventConsumer:
             return
         if all(self.applied.get(tp, 0) >= end for tp, end in self._backlog.items()):
             self.caught_up.set()
-            log.info("caught up with the %d events that were waiting at start", sum(self._backlog.values()))
+            log.info("caught up with the events waiting in %d newly assigned partitions", len(self._backlog))
 
     def stop(self) -> None:
         self._stopping.set()
