@@ -261,10 +261,7 @@ class HeteroSAGE(nn.Module):
         on their own vector. The prior is learned for the body and bias slots and zero for
         the factor slots; the constant-1 slot stays."""
         assert self.prior_vec is not None
-        n = users.new_zeros(users.shape[0])
-        for e, ei in edges.items():
-            if e[0] == CONTENT and e[2] == USER:
-                n.index_add_(0, ei[1], torch.ones_like(ei[1], dtype=users.dtype))
+        n = _interactions_per_user(users, edges)
         w = (n / (n + self.user_prior)).unsqueeze(-1)
         one = self.learned_dim - 1
         body = self.prior_vec + w * (users[:, :one] - self.prior_vec)
@@ -282,15 +279,26 @@ class HeteroSAGE(nn.Module):
             slots[CONTENT] = self.ids[CONTENT](id_dict[CONTENT])
         if USER in out and CONTENT in out:
             acc = slots[USER]
-            cnt = out[USER].new_zeros((acc.shape[0],))
-            for e, ei in edges.items():
-                if e[0] == CONTENT and e[2] == USER:  # the reverse interaction relations
-                    acc.index_add_(0, ei[1], slots[CONTENT][ei[0]])
-                    cnt.index_add_(0, ei[1], torch.ones_like(ei[1], dtype=acc.dtype))
+            for e, ei in _user_inbound(edges):
+                acc.index_add_(0, ei[1], slots[CONTENT][ei[0]])
+            cnt = _interactions_per_user(out[USER], edges)
             assert self.fold_scale is not None
             den = cnt.clamp(min=1.0) if self.fold_prior is None else cnt + F.softplus(self.fold_prior)
             slots[USER] = self.fold_scale * acc / den.unsqueeze(-1)
         return {t: torch.cat([v, slots[t]], dim=-1) for t, v in out.items()}
+
+
+def _user_inbound(edges: Mapping[EdgeType, Tensor]) -> list[tuple[EdgeType, Tensor]]:
+    """The reverse interaction relations (content -> user) of a sample."""
+    return [(e, ei) for e, ei in edges.items() if e[0] == CONTENT and e[2] == USER]
+
+
+def _interactions_per_user(users: Tensor, edges: Mapping[EdgeType, Tensor]) -> Tensor:
+    """Interaction edges into each user row of ``users`` in the sample [n_users]."""
+    n = users.new_zeros(users.shape[0])
+    for _, ei in _user_inbound(edges):
+        n.index_add_(0, ei[1], torch.ones_like(ei[1], dtype=users.dtype))
+    return n
 
 
 def score(user_vectors: Tensor, content_vectors: Tensor) -> Tensor:
