@@ -75,11 +75,15 @@ def reference_time(store: Any, before: Before) -> int | np.ndarray:
 def hours_since_last(store: Any, edge_type: EdgeType, idx: np.ndarray, before: Before) -> np.ndarray:
     """Hours from the newest edge (ts < the reference time) to the reference time; NaN if
     none. Shapes: [n] -> [n] float32."""
-    now = reference_time(store, before)
     # before=None asks the live chains (cheap); any time rebuilds a sorted index per change
-    last = np.asarray(store.last_ts(edge_type, np.asarray(idx, dtype=np.int64), before), dtype=np.int64)
-    hours = (now - last) / HOUR_MS
-    return np.where(last >= 0, hours, np.nan).astype(np.float32)
+    last = store.last_ts(edge_type, np.asarray(idx, dtype=np.int64), before)
+    return _hours_until(reference_time(store, before), last)
+
+
+def _hours_until(now: int | np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Hours from ``times`` (-1: none) to ``now``; NaN where there is no time. [n] float32."""
+    times = np.asarray(times, dtype=np.int64)
+    return np.where(times >= 0, (now - times) / HOUR_MS, np.nan).astype(np.float32)
 
 
 def window_count(store: Any, edge_type: EdgeType, idx: np.ndarray, before: Before, days: int,
@@ -99,9 +103,8 @@ def window_count(store: Any, edge_type: EdgeType, idx: np.ndarray, before: Befor
 def hours_since_first(store: Any, node_type: NodeType, idx: np.ndarray, before: Before) -> np.ndarray:
     """Hours from the node's first interaction (before the reference time) to the reference
     time, the node's age in the graph; NaN if none. Shapes: [n] -> [n] float32."""
-    now = reference_time(store, before)
-    first = np.asarray(store.first_ts(node_type, np.asarray(idx, dtype=np.int64), before), dtype=np.int64)
-    return np.where(first >= 0, (now - first) / HOUR_MS, np.nan).astype(np.float32)
+    first = store.first_ts(node_type, np.asarray(idx, dtype=np.int64), before)
+    return _hours_until(reference_time(store, before), first)
 
 
 class TimedSource(Protocol):
