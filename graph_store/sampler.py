@@ -10,8 +10,8 @@ import numpy as np
 
 from graph_store import selection
 from graph_store._arrays import as_node_index
-from graph_store.timed import TimedIndex
 from graph_store.schema import EDGE_ATTR, MESSAGE_EDGE_TYPES, NODE_TYPES, EdgeType, check_node_type, reverse
+from graph_store.timed import TimedIndex
 
 if TYPE_CHECKING:
     import torch

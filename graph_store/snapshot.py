@@ -167,11 +167,11 @@ def load(cls: type[GraphStore], path: str | os.PathLike[str]) -> tuple[GraphStor
         store._trending.load_state({"score": z["trending.score"], "ref": z["trending.ref"]})
         for nt in NODE_TYPES:
             store._grow_nodes(nt)
-        for nt, first in store._first.items():
-            if f"first.{nt}" in z:
+        if header["format"] >= 5:
+            for nt, first in store._first.items():
                 saved = z[f"first.{nt}"]
                 first[: len(saved)] = saved
-        if "first.user" not in z:
+        else:
             _first_from_live_edges(store)
         store._max_ts = int(header["max_ts"])
     return store, dict(header["watermark"])
