@@ -276,20 +276,21 @@ class EdgeRing:
             a = b
         self.hi = hi + n
 
-    def evict_oldest(self) -> int:
-        """Drop the oldest (possibly partial) segment; returns edges dropped."""
+    def evict_oldest(self) -> tuple[np.ndarray, np.ndarray]:
+        """Drop the oldest (possibly partial) segment; returns the dropped edges' sources and
+        targets ([n] int64 each, n = edges dropped)."""
         if self.lo >= self.hi:
-            return 0
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
         new_lo = min(self.hi, (self.lo // self.seg + 1) * self.seg)
         eids = np.arange(self.lo, new_lo, dtype=np.int64)
         p = self.pos(eids)
-        np.subtract.at(self.out.deg, self.src[p], 1)
-        np.subtract.at(self.inn.deg, self.dst[p], 1)
+        src, dst = self.src[p].astype(np.int64), self.dst[p].astype(np.int64)
+        np.subtract.at(self.out.deg, src, 1)
+        np.subtract.at(self.inn.deg, dst, 1)
         if self.overflow:
             self.overflow.drop_below(new_lo)
-        dropped = new_lo - self.lo
         self.lo = new_lo
-        return dropped
+        return src, dst
 
     def oldest_max_ts(self) -> int:
         """Largest timestamp in the oldest live segment (-1 if empty)."""

@@ -326,20 +326,29 @@ class GraphStore:
                 yield ring.src[p0:p1], ring.dst[p0:p1], ring.ts_at(np.arange(e0, e0 + p1 - p0, dtype=np.int64))
 
     def evict(self, now_ms: int | None = None) -> int:
-        """Apply retention by dropping whole oldest segments; returns the number of edges dropped."""
+        """Apply retention by dropping whole oldest segments; returns the number of edges
+        dropped. The nodes at either end of a dropped edge become dirty (their neighbourhood,
+        and so their vector, changed)."""
         with self._lock:
-            rings = [self._rings[et] for et in self.evict_types]
+            rings = {et: self._rings[et] for et in self.evict_types}
             dropped = 0
+
+            def drop(et: EdgeType) -> int:
+                src, dst = rings[et].evict_oldest()
+                self._dirty[et[0]][src] = True
+                self._dirty[et[2]][dst] = True
+                return len(src)
+
             now = self._max_ts if now_ms is None else int(now_ms)
             if self.retention_ms is not None and now >= 0:
                 cutoff = now - self.retention_ms
-                for ring in rings:
+                for et, ring in rings.items():
                     while ring.size and ring.oldest_max_ts() < cutoff:
-                        dropped += ring.evict_oldest()
+                        dropped += drop(et)
             if self.max_edges is not None:
-                while sum(r.size for r in rings) > self.max_edges:
-                    ring = min((r for r in rings if r.size), key=lambda r: r.oldest_max_ts())
-                    dropped += ring.evict_oldest()
+                while sum(r.size for r in rings.values()) > self.max_edges:
+                    oldest = min((e for e, r in rings.items() if r.size), key=lambda e: rings[e].oldest_max_ts())
+                    dropped += drop(oldest)
             return dropped
 
     @property

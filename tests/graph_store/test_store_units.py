@@ -99,8 +99,12 @@ def test_max_edges_evicts_the_oldest_segment_across_types() -> None:
     g = _store(segment_edges=2, max_edges=3)
     g.add_edges(LIKED, [0, 0], [0, 1], [10, 20])
     g.add_edges(SHARED, [1, 1], [0, 1], [5, 6])
+    g.take_dirty()
     assert g.evict() == 2
     assert g.num_edges(SHARED) == 0 and g.num_edges(LIKED) == 2
+    # the ends of the dropped edges changed neighbourhoods: user 1, content 0 and 1 re-embed
+    dirty = g.take_dirty()
+    assert dirty[USER].tolist() == [1] and dirty[CONTENT].tolist() == [0, 1]
 
 
 def test_out_of_order_and_far_timestamps_read_back_exactly() -> None:

@@ -74,6 +74,13 @@ def test_retention_drops_old_interactions_at_a_refresh(updater: Updater) -> None
     # whole segments of two edges go: {0, 1} and {2, 3} are older than the newest minus 1 s
     assert updater.store.num_edges() == 1 and metrics.EDGES_EVICTED._value.get() == evicted + 4
     assert updater.store.external(CONTENT, updater.store.seen(0)) == ["c4"]
+    # later events of another user push u0's last watch out: u0 and c4 are re-embedded
+    times = [T0 + 10 * day, T0 + 11 * day, T0 + 11 * day + 1]
+    updater.ingest([_message(EventKind.WATCH, 5 + i, user_id="u1", content_id=f"c{5 + i}", timestamp=t,
+                             completion_pct=50.0) for i, t in enumerate(times)])
+    later = updater.refresh().records
+    assert updater.store.seen(0).size == 0
+    assert _ids(later, "user") == {"u0", "u1"} and {"c4", "c5"} <= _ids(later, "content")
 
 
 def test_open_store_applies_retention_and_half_life_to_a_restored_snapshot(tmp_path) -> None:
