@@ -67,18 +67,17 @@ class EmbeddingsFollower(threading.Thread):
 
     def _apply(self, records: list) -> None:
         vectors = []
+        widths: dict[str, int] = {}  # per model version, of the records taken from this batch
         for message in records:
             try:
                 if message.key == TRENDING_KEY:
                     self.recommender.set_trending(decode_trending(message.value))
                 else:
                     record = decode(message.value)
-                    # a fresh replica's index takes the width of the first record it applies
-                    dim = self.recommender.dim if self.recommender.dim is not None else (
-                        vectors[0].vector.shape[0] if vectors else None)
-                    if dim is not None and record.vector.shape != (dim,):
-                        raise InvalidVector(f"{record.kind} {record.id} has dim {record.vector.shape[0]}; "
-                                            f"the index has {dim} (a record of another model?)")
+                    try:
+                        self.recommender.check(record, widths)
+                    except ValueError as exc:
+                        raise InvalidVector(str(exc)) from None
                     vectors.append(record)
                 metrics.EMBEDDINGS_CONSUMED.labels("ok").inc()
             except InvalidVector as exc:

@@ -126,7 +126,11 @@ class Updater:
             chosen = np.fromiter(pending, np.int64, len(pending))
             pending.clear()
         else:
-            chosen = np.fromiter((pending.pop() for _ in range(self.max_reembed)), np.int64, self.max_reembed)
+            # over the cap (a backlog, a roll-out), ``extra`` (the trending content) goes first
+            head = list(dict.fromkeys(extra.tolist()))[: self.max_reembed] if extra is not None else []
+            pending.difference_update(head)
+            rest = [pending.pop() for _ in range(self.max_reembed - len(head))]
+            chosen = np.array(head + rest, np.int64)
         metrics.PENDING.labels(node_type).set(len(pending))
         return np.sort(chosen)
 

@@ -12,8 +12,8 @@ from serving.vectors import (
 )
 
 
-def record(kind: str, rid: str, vec: list[float], seen: tuple[str, ...] = ()) -> VectorRecord:
-    return VectorRecord(kind, rid, np.array(vec, np.float32), "v1", 1_700_000_000_000, 1_700_000_000_500, seen)
+def record(kind: str, rid: str, vec: list[float], seen: tuple[str, ...] = (), model: str = "v1") -> VectorRecord:
+    return VectorRecord(kind, rid, np.array(vec, np.float32), model, 1_700_000_000_000, 1_700_000_000_500, seen)
 
 
 def test_index_ranks_by_inner_product_and_upsert_replaces() -> None:
@@ -54,8 +54,32 @@ def test_recommender_filters_seen_and_falls_back_to_trending() -> None:
 
 
 def test_recommender_rejects_vectors_of_another_dimension() -> None:
-    with pytest.raises(ValueError, match="index dim is 2"):
+    with pytest.raises(ValueError, match="have dim 2"):
         Recommender(2).apply([record("user", "u", [1, 2, 3])])
+    # without a fixed width, the first vector of a model version sets it; a batch holding
+    # another width for that version is refused whole
+    rec = Recommender()
+    with pytest.raises(ValueError, match="model v1 vectors have dim 2"):
+        rec.apply([record("content", "a", [1, 0]), record("user", "u", [1, 0, 0])])
+    assert rec.num_content() == 0 and rec.num_users() == 0 and rec.dim is None
+
+
+def test_a_model_roll_out_ranks_each_user_in_its_own_models_space() -> None:
+    rec = Recommender()
+    rec.apply([record("content", "a", [1, 0]), record("content", "b", [0, 1]), record("user", "u", [1, 0]),
+               record("user", "w", [0, 1])])
+    # a new checkpoint of another width: its content first (nothing to rank against before)
+    rec.apply([record("user", "w", [0, 0, 1], model="v2")])
+    assert rec.recommend("w", 2).source == "trending" and rec.recommend("u", 1).items == [("a", 1.0)]
+    rec.apply([record("content", "a", [0, 0, 1], model="v2"), record("content", "b", [1, 0, 0], model="v2")])
+    assert rec.dim == 3 and rec.newest_version == "v2" and rec.versions() == {"v1": 2, "v2": 2}
+    w = rec.recommend("w", 1)
+    assert (w.source, w.model_version, w.items) == ("personal", "v2", [("a", 1.0)])
+    u = rec.recommend("u", 1)  # still a v1 vector: ranked by the v1 content vectors
+    assert (u.model_version, u.items) == ("v1", [("a", 1.0)])
+    # the last v1 user moves to v2: the v1 index goes
+    rec.apply([record("user", "u", [1, 0, 0], model="v2")])
+    assert rec.versions() == {"v2": 2} and rec.recommend("u", 1).items == [("b", 1.0)]
 
 
 def test_vector_record_round_trip() -> None:

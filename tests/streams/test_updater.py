@@ -101,3 +101,17 @@ def test_open_store_applies_retention_and_half_life_to_a_restored_snapshot(tmp_p
     assert got == pytest.approx(expected, rel=1e-12, abs=0)
     assert dict(zip(old.external(CONTENT, old.trending(3)[0]), old.trending(3)[1])) != pytest.approx(
         expected, rel=1e-9, abs=0)  # the snapshot's own 1-hour scores differ
+
+
+def test_a_capped_backlog_re_embeds_the_trending_content_first(updater: Updater) -> None:
+    updater.max_reembed, updater.trending_k = 3, 2
+    day = 86_400_000
+    # c0..c9 watched once long ago; c7 and c8 watched just now: the trending two
+    updater.ingest([_message(EventKind.WATCH, i, user_id=f"u{i}", content_id=f"c{i}", timestamp=T0 + i,
+                             completion_pct=50.0) for i in range(10)])
+    updater.ingest([_message(EventKind.WATCH, 10 + i, user_id="v", content_id=c, timestamp=T0 + 30 * day + i,
+                             completion_pct=50.0) for i, c in enumerate(["c7", "c8"])])
+    updater.refresh()
+    updater.mark_all_dirty()  # as after a restart on a new checkpoint: 10 content nodes wait, 3 per tick
+    first = _ids(updater.refresh().records, "content")
+    assert len(first) == 3 and {"c7", "c8"} <= first
