@@ -1,4 +1,4 @@
-# freshrec: `make run` brings everything up on one machine, `make test` runs the tests.
+# freshrec: `make run` brings everything up on one machine, `make test` type-checks and runs the tests.
 # Both install what they need first (a virtualenv with the Python packages, and the
 # Kafka broker's classpath from Maven Central).
 
@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install kafka run test test-fast bench stop clean
+.PHONY: install kafka run typecheck test test-fast bench stop clean
 
 install: $(STAMP)
 
@@ -25,10 +25,15 @@ kafka:
 run: install kafka
 	$(VENV)/bin/freshrec run
 
+typecheck: install
+	$(VENV)/bin/mypy
+
 test: install kafka
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -ra
 
 test-fast: install
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -ra -m "not kafka"
 
 bench: install kafka

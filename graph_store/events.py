@@ -161,7 +161,9 @@ def from_mapping(obj: Any, kind: EventKind | str | None = None) -> Event:
     for name in (declared, kind):
         if name is not None and name not in EventKind.__members__.values():
             raise InvalidEvent(f"unknown event type {name!r}; expected one of watch, like, share, catalog")
-    resolved = EventKind(kind if kind is not None else declared)
+    chosen = kind if kind is not None else declared
+    assert chosen is not None  # kind and declared cannot both be None: that raised above
+    resolved = EventKind(chosen)
     if declared is not None and declared != resolved.value:
         raise InvalidEvent(f"type {declared!r} does not belong on the {resolved.value} topic")
     if resolved is EventKind.CATALOG:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from graph_store._arrays import as_float_array, grow
@@ -25,7 +27,7 @@ class FeatureTable:
         """Column names in order of first use."""
         return list(self._cols)
 
-    def set(self, idx: np.ndarray, columns: dict[str, object]) -> None:
+    def set(self, idx: np.ndarray, columns: Mapping[str, object]) -> None:
         """Write ``columns[name][i]`` to row ``idx[i]``; validates every column before writing any.
 
         Shapes:

@@ -91,14 +91,18 @@ def add_catalog(store: GraphStore, rows: Iterable[CatalogUpsert]) -> int:
         if row.creator_id is not None:
             creator = int(store.index(CREATOR, [row.creator_id])[0])
             if creator not in set(store.neighbors(CREATED_BY, int(c))[0].tolist()):
-                creator_src.append(c), creator_dst.append(creator), creator_ts.append(row.timestamp)
+                creator_src.append(c)
+                creator_dst.append(creator)
+                creator_ts.append(row.timestamp)
         names = list(row.tags) + ([GENRE_PREFIX + row.genre] if row.genre else [])
         if names:
             existing = set(store.neighbors(HAS_TAG, int(c))[0].tolist())
             for tag in store.index(TAG, names).tolist():
                 if tag not in existing:
                     existing.add(tag)
-                    tag_src.append(c), tag_dst.append(tag), tag_ts.append(row.timestamp)
+                    tag_src.append(c)
+                    tag_dst.append(tag)
+                    tag_ts.append(row.timestamp)
     if creator_src:
         store.add_edges(CREATED_BY, np.array(creator_src, np.int64), np.array(creator_dst, np.int64),
                         np.array(creator_ts, np.int64))
@@ -113,7 +117,10 @@ def add_events(store: GraphStore, events: Iterable[Interaction | CatalogUpsert])
     catalog: list[CatalogUpsert] = []
     interactions: list[Interaction] = []
     for event in events:
-        (catalog if isinstance(event, CatalogUpsert) else interactions).append(event)
+        if isinstance(event, CatalogUpsert):
+            catalog.append(event)
+        else:
+            interactions.append(event)
     applied_catalog = add_catalog(store, catalog)
     if not interactions:
         return Applied(catalog=applied_catalog)

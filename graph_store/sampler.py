@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 import numpy as np
 
@@ -144,7 +144,7 @@ def sample(
     """
     if strategy not in ("recent", "uniform"):
         raise ValueError(f"strategy must be 'recent' or 'uniform', got {strategy!r}")
-    rels = list(MESSAGE_EDGE_TYPES) if edge_types is None else [tuple(e) for e in edge_types]
+    rels = list(MESSAGE_EDGE_TYPES) if edge_types is None else [cast(EdgeType, tuple(e)) for e in edge_types]
     for et in rels:
         if et not in MESSAGE_EDGE_TYPES:
             raise ValueError(f"edge_types entry {et!r} is not a message relation of the schema")
@@ -166,7 +166,7 @@ def sample(
                 if new.shape[0] != v.shape[0]:
                     raise ValueError(f"seeds[{nt!r}] contains duplicate node ids")
             frontier[nt], num_seeds[nt] = v, int(v.shape[0])
-        found: dict[EdgeType, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
+        found: dict[EdgeType, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]]] = {}
         for hop, k in enumerate(hops):
             grown: dict[str, list[np.ndarray]] = {}
             for et in rels:
@@ -223,7 +223,7 @@ def _latest_per_seed(store: GraphStore, edge_type: EdgeType, ring, out: bool, no
     else:
         rows, eids = index.latest(nodes, times, -1)
         if rows.size:  # k per seed uniformly without replacement: the k smallest random keys
-            keep = selection.first_k(rows, np.lexsort((gen.random(rows.shape[0]), rows)), k)
+            keep = selection.first_k(rows, np.lexsort((gen.random(int(rows.shape[0])), rows)), k)
             rows, eids = rows[keep], eids[keep]
     return selection.picked(ring, out, rows, eids)
 

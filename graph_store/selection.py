@@ -65,9 +65,9 @@ class Picked:
     @staticmethod
     def concat(parts: list[Picked]) -> Picked:
         """Rows of all ``parts`` in order (at least one part)."""
-        attr = None if parts[0].attr is None else np.concatenate([p.attr for p in parts])  # type: ignore[misc]
-        fields = [np.concatenate([getattr(p, f) for p in parts]) for f in ("walker", "eid", "ts", "nbr")]
-        return Picked(*fields, attr)
+        attr = None if parts[0].attr is None else np.concatenate([p.attr for p in parts])
+        walker, eid, ts, nbr = (np.concatenate([getattr(p, f) for p in parts]) for f in ("walker", "eid", "ts", "nbr"))
+        return Picked(walker, eid, ts, nbr, attr)
 
 
 def picked(ring: EdgeRing, out: bool, walker: np.ndarray, eids: np.ndarray, ts: np.ndarray | None = None) -> Picked:
@@ -236,7 +236,7 @@ def _uniform_scan(
     deg = side_of(ring, out).deg[nodes].astype(np.float64)
     thr = np.minimum(1.0, (UNIFORM_OVERSAMPLE * k + UNIFORM_EXTRA) / np.maximum(deg, 1.0))
     walker, eids = hits_of(ring, out, nodes)
-    key = rng.random(walker.shape[0])
+    key = rng.random(int(walker.shape[0]))
     sel = np.flatnonzero(key < thr[walker])
     walker, eids, key = walker[sel], eids[sel], key[sel]
     if before is not None:

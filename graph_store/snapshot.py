@@ -92,7 +92,9 @@ def save(store: GraphStore, path: str | os.PathLike[str], watermark: Mapping[str
     tmp = f"{target}.tmp-{os.getpid()}"
     try:
         with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+            # mypy fears **arrays could fill allow_pickle (a bool, newer numpy only); no key is named that.
+            # Passing allow_pickle=True instead would store an extra array on numpy 1.x.
+            np.savez(f, **arrays)  # type: ignore[arg-type]
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)

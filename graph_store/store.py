@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -216,11 +216,11 @@ class GraphStore:
 
     def _relation(self, edge_type: EdgeType) -> tuple[EdgeRing, bool]:
         """The ring holding ``edge_type`` and whether its source is the ring's source side."""
-        et = tuple(edge_type)
+        et = cast(EdgeType, tuple(edge_type))
         if et in self._rings:
-            return self._rings[et], True  # type: ignore[index]
-        if len(et) == 3 and reverse(et) in self._rings:  # type: ignore[arg-type]
-            return self._rings[reverse(et)], False  # type: ignore[arg-type]
+            return self._rings[et], True
+        if len(et) == 3 and reverse(et) in self._rings:
+            return self._rings[reverse(et)], False
         raise ValueError(f"unknown edge type {edge_type!r}; expected a schema edge type or its reverse")
 
     def neighbors(
@@ -269,7 +269,7 @@ class GraphStore:
                      whole: bool = False) -> TimedIndex | GrowingIndex:
         # built on first use after the live range moved; appends never pay for it, and a
         # query after a batch sorts only the batch's edges (timed.timed_view)
-        key = (tuple(edge_type), out)
+        key = (cast(EdgeType, tuple(edge_type)), out)
         hit = self._timed[key] = timed_view(self._timed.get(key), ring, out, whole=whole)
         return hit
 
@@ -385,7 +385,7 @@ class GraphStore:
 def _times(before: int | np.ndarray, nodes: np.ndarray) -> int | np.ndarray:
     """``before`` as one int, or as int64 [n] aligned with ``nodes`` (checked)."""
     if np.ndim(before) == 0:
-        return int(before)  # type: ignore[arg-type]
+        return int(before)
     times = np.asarray(before, dtype=np.int64)
     if times.shape != nodes.shape:
         raise ValueError(f"before has shape {times.shape}; one time per node needs {nodes.shape}")

@@ -14,7 +14,7 @@ Each baseline is fitted on a :class:`History` (interactions before a cut) and sc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -249,7 +249,8 @@ class LightGBMPairs:
         self.stats = PairStats(history)
 
     def score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        return self.model.predict_proba(self._x(self.stats, users, items))[:, 1]
+        # dense input and plain probabilities: lightgbm returns an ndarray (not sparse or a list)
+        return cast(np.ndarray, self.model.predict_proba(self._x(self.stats, users, items)))[:, 1]
 
     def score_matrix(self, users: np.ndarray) -> np.ndarray:
         n_i = len(self.stats.item)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import numpy as np
 import torch
@@ -60,8 +60,9 @@ def run_on_sample(
             inverse[t] = np.arange(len(v))
         else:
             unique[t], inverse[t] = np.unique(np.asarray(v, dtype=np.int64), return_inverse=True)
-    sub = sample(store, seeds=unique, fanouts=list(fanouts), strategy=strategy, before=before, rng=rng,
-                 seed_times=timed or None)
+    # sample() rejects any strategy but "recent" and "uniform" with a ValueError
+    sub = sample(store, seeds=unique, fanouts=list(fanouts), strategy=cast(Literal["recent", "uniform"], strategy),
+                 before=before, rng=rng, seed_times=timed or None)
     node_ids = {t: np.asarray(sub.node_ids.get(t, np.empty(0, np.int64)), dtype=np.int64) for t in NODE_TYPES}
     node_times = {
         t: np.concatenate([times, np.full(len(node_ids[t]) - len(times), before, np.int64)])

@@ -223,7 +223,8 @@ class NodeEncoder:
             cols += list(stats.transform(np.log1p(hours_since_first(store, self.node_type, idx, before))))
         if self.timed:
             names = source.columns(self.node_type) if source is not None else []
-            raw_all = source.values(store, self.node_type, idx, before) if names and len(idx) else None
+            raw_all = (source.values(store, self.node_type, idx, before)
+                       if source is not None and names and len(idx) else None)
             for stats in self.timed:
                 raw = (raw_all[:, names.index(stats.name)] if raw_all is not None and stats.name in names
                        else np.full(len(idx), np.nan, np.float32))

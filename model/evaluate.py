@@ -25,7 +25,7 @@ import json
 import time
 from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -136,8 +136,8 @@ class _GNN:
 
 def _ranking_metrics(scores: np.ndarray, train_items: list[np.ndarray], positives: list[np.ndarray],
                      negatives: np.ndarray) -> dict[str, float]:
-    rec = {k: [] for k in KS}
-    ndcg = {k: [] for k in KS}
+    rec: dict[int, list[float]] = {k: [] for k in KS}
+    ndcg: dict[int, list[float]] = {k: [] for k in KS}
     ap10, auc = [], []
     disc = 1 / np.log2(np.arange(2, 2 + max(KS)))
     for r in range(len(positives)):
@@ -219,7 +219,7 @@ def evaluate_movielens(protocol: Literal["global", "per_user"] = "global", *, ep
         "warm users (>= 2 training events)": [u for u in test_users.tolist() if user_train_count[u] >= 2],
         "cold users (<= 1 training event)": [u for u in test_users.tolist() if user_train_count[u] <= 1],
     }
-    rows = {}
+    rows: dict[str, dict[str, dict[str, float]]] = {}
     row_of = {u: r for r, u in enumerate(test_users.tolist())}
     for m in models:
         rows[m.name] = {}
@@ -406,8 +406,8 @@ def evaluate_kuairand(*, epochs: int = 6, seed: int = 0, max_minutes: float = 10
         lgbm.stats = PairStats(hist)
         models = {gnn.name: gnn.score_pairs, "popularity": pop.score_pairs, "trending (half-life 3 d)":
                   trend.score_pairs, "tag-similarity": tags.score_pairs, "als": als.score_pairs,
-                  "lightgbm": lambda u, i: lgbm.model.predict_proba(
-                      np.column_stack([lgbm._x(lgbm.stats, u, i), _duration(exp, te)]))[:, 1]}
+                  "lightgbm": lambda u, i: cast(np.ndarray, lgbm.model.predict_proba(  # dense in, ndarray out
+                      np.column_stack([lgbm._x(lgbm.stats, u, i), _duration(exp, te)])))[:, 1]}
         for name, fn in models.items():
             s_all = fn(eu[te], ei[te])
             full = np.full(len(exp), np.nan)

@@ -90,7 +90,8 @@ class ExposureHistory:
             self._row_cache = {key: table, **{k: v for k, v in self._row_cache.items() if k[0] == id(store)}}
         return table[idx]
 
-    def values(self, store: Any, node_type: NodeType, idx: np.ndarray, before: int | None) -> np.ndarray:
+    def values(self, store: Any, node_type: NodeType, idx: np.ndarray,
+               before: int | np.ndarray | None) -> np.ndarray:
         idx = np.asarray(idx, dtype=np.int64)
         if node_type not in self._groups:
             return np.zeros((len(idx), 0), np.float32)

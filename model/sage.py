@@ -40,7 +40,7 @@ Design:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -143,13 +143,13 @@ class HeteroSAGE(nn.Module):
             {t: nn.Embedding(int(b), hidden) for t, b in (hash_buckets or {}).items() if int(b) > 0}
         )
         for emb in self.hashed.values():
-            nn.init.normal_(emb.weight, std=1.0)
+            nn.init.normal_(cast(nn.Embedding, emb).weight, std=1.0)
         self.id_dim = id_dim
         self.ids = nn.ModuleDict(
             {t: nn.Embedding(int(n), id_dim) for t, n in (id_sizes or {}).items() if int(n) > 0}
         )
         for emb in self.ids.values():
-            nn.init.normal_(emb.weight, std=0.1)
+            nn.init.normal_(cast(nn.Embedding, emb).weight, std=0.1)
         self.id_proj = nn.ModuleDict({t: nn.Linear(id_dim, hidden, bias=False) for t in self.ids})
         self.gates = nn.ModuleDict(
             {edge_key(e): EdgeGate(100.0 if "watched" in e[1] else 1.0) for e in GATED_EDGE_TYPES}
@@ -178,12 +178,12 @@ class HeteroSAGE(nn.Module):
         """Constructor arguments as plain data (saved in the checkpoint)."""
         return {
             "in_dims": dict(self.in_dims),
-            "hash_buckets": {t: int(e.num_embeddings) for t, e in self.hashed.items()},
+            "hash_buckets": {t: int(cast(nn.Embedding, e).num_embeddings) for t, e in self.hashed.items()},
             "hidden": self.hidden,
             "dim": self.learned_dim,
             "num_layers": self.num_layers,
             "dropout": self.dropout,
-            "id_sizes": {t: int(e.num_embeddings) for t, e in self.ids.items()},
+            "id_sizes": {t: int(cast(nn.Embedding, e).num_embeddings) for t, e in self.ids.items()},
             "id_dim": self.id_dim,
             "factor_skip": self.factor_skip,
             "fold_shrink": self.fold_prior is not None,
@@ -232,8 +232,9 @@ class HeteroSAGE(nn.Module):
             for e, attr in (edge_attr_dict or {}).items()
             if e in edges and e in GATED_EDGE_TYPES and attr is not None
         }
-        for conv, roots, norms in zip(self.convs, self.roots, self.norms, strict=True):
+        for conv, layer_roots, layer_norms in zip(self.convs, self.roots, self.norms, strict=True):
             msgs = conv(h, edges, edge_weight_dict=weights) if edges else {}
+            roots, norms = cast(nn.ModuleDict, layer_roots), cast(nn.ModuleDict, layer_norms)
             nxt: dict[NodeType, Tensor] = {}
             for t, ht in h.items():
                 out = roots[t](ht)

@@ -108,6 +108,11 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "catching up"}, status=503)
 
 
+async def alive(_: web.Request) -> web.Response:
+    """/healthz of an app without a recommender: the process is up."""
+    return web.json_response({"status": "ok"})
+
+
 async def prometheus(_: web.Request) -> web.Response:
     body = generate_latest(REGISTRY)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -126,7 +131,7 @@ def build_app(recommender: Recommender | None, ready: Callable[[], bool] = lambd
         app.router.add_get("/users/{user_id}", user)
         app.router.add_get("/healthz", healthz)
     else:
-        app.router.add_get("/healthz", lambda _: web.json_response({"status": "ok"}))
+        app.router.add_get("/healthz", alive)
     return app
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import cast
 
 import faiss
 import numpy as np
@@ -53,7 +54,7 @@ class ContentIndex:
                     self._label[content_id] = label
                     self._ids.append(content_id)
                 labels[j] = label
-            self._index.remove_ids(labels)
+            self._index.remove_ids(labels)  # type: ignore[arg-type]  # faiss's Python wrapper takes an id array too
             self._index.add_with_ids(vectors[rows], labels)
 
     def vector(self, content_id: str) -> np.ndarray | None:
@@ -61,7 +62,8 @@ class ContentIndex:
             label = self._label.get(content_id)
             if label is None:
                 return None
-            return self._index.reconstruct(label)
+            # without an output buffer faiss allocates an ndarray (torch only if faiss.contrib.torch_utils is loaded)
+            return cast(np.ndarray, self._index.reconstruct(label))
 
     def search(self, query: np.ndarray, k: int, exclude: frozenset[str] = frozenset()) -> list[tuple[str, float]]:
         """Top ``k`` content ids by inner product with ``query`` (``[dim]``), skipping ``exclude``."""

@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
@@ -78,7 +78,8 @@ def publish(settings: Settings, events: Iterable[dict[str, Any]], *, rate: float
                     value = to_mapping(event)
                     topic, key = settings.topic(value["type"]), key_of(event)
                 else:
-                    kind = EventKind(obj.get("type")) if isinstance(obj, dict) else None
+                    # a missing or unknown type makes EventKind raise ValueError: the event is rejected
+                    kind = EventKind(cast(str, obj.get("type"))) if isinstance(obj, dict) else None
                     if kind is None:
                         raise InvalidEvent("without validation an event still needs a known 'type' to pick its topic")
                     topic, value = settings.topic(kind.value), obj

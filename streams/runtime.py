@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import faust
 
@@ -136,8 +137,8 @@ def run_all(settings: Settings, *, rate: float | None, limit: int | None, epochs
         path = settings.trained_checkpoint()
         print(f"no checkpoint yet: training one on {settings.dataset} into {path} "
               f"(at most {TRAIN_MINUTES_IN_RUN:g} minutes)", flush=True)
-        train(settings.dataset, path, max_minutes=TRAIN_MINUTES_IN_RUN,
-              **({"epochs": epochs} if epochs is not None else {}))
+        overrides: dict[str, Any] = {"epochs": epochs} if epochs is not None else {}
+        train(settings.dataset, path, max_minutes=TRAIN_MINUTES_IN_RUN, **overrides)
     dataset = load_dataset(settings.dataset)
     sample_user = str(dataset.interactions.user[0])
     base = f"http://{settings.http_host}:{settings.http_port}"
