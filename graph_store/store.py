@@ -279,16 +279,25 @@ class GraphStore:
             return sum(r.size for r in self._rings.values())
         return self._relation(edge_type)[0].size
 
-    def seen(self, user: int) -> np.ndarray:
-        """Distinct content ids ``user`` interacted with (any of ``schema.INTERACTIONS``). Shapes: [k]."""
+    def seen(self, user: int, limit: int | None = None) -> np.ndarray:
+        """Distinct content ids ``user`` interacted with (any of ``schema.INTERACTIONS``), in
+        ascending order; with ``limit``, the ``limit`` most recent ones, newest first. Shapes: [k]."""
         with self._lock:
             v = as_node_index(np.asarray([user]).ravel(), "user", USER, self.num_nodes(USER))
-            parts = []
+            content, times = [], []
             for et in INTERACTIONS:
                 ring = self._rings[et]
                 _, e = chains.edges_of(ring, True, v)
-                parts.append(ring.dst[ring.pos(e)])
-            return np.unique(np.concatenate(parts)).astype(np.int64)
+                p = ring.pos(e)
+                content.append(ring.dst[p])
+                if limit is not None:
+                    times.append(ring.ts_at(e, p))
+            items = np.concatenate(content).astype(np.int64)
+            if limit is None:
+                return np.unique(items)
+            newest = items[np.argsort(-np.concatenate(times), kind="stable")]
+            _, first = np.unique(newest, return_index=True)
+            return newest[np.sort(first)][: max(0, int(limit))]
 
     def take_dirty(self) -> dict[str, np.ndarray]:
         """Node ids per type touched by edges or feature updates since the last call; resets the sets."""

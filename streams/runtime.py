@@ -72,7 +72,7 @@ def build_worker(settings: Settings, *, serve: bool,
     store, restored = open_store(settings)
     topic_kinds = {event_topic(settings, kind): kind for kind in EventKind}
     updater = Updater(store, embedder, topic_kinds, trending_k=settings.trending_k,
-                      max_reembed=settings.max_reembed, fanouts=settings.fanouts)
+                      max_reembed=settings.max_reembed, fanouts=settings.fanouts, seen_limit=settings.seen_limit)
     if restored:
         updater.mark_all_dirty()
     recommender = Recommender(embedder.dim) if serve else None

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     trending_k: int = Field(200, ge=0, description="trending content re-embedded each tick and used as fallback")
     max_reembed: int = Field(20000, ge=1, description="cap on nodes re-embedded per tick; the rest wait")
     fanouts: tuple[int, ...] = (10, 10)
+    seen_limit: int = Field(5000, ge=1, description="a user's most recent items kept out of their recommendations")
     snapshot_interval_s: float = Field(30.0, ge=0, description="graph snapshot period; 0 turns snapshots off")
     retention_days: float | None = Field(
         None, gt=0, description="interactions older than this (event time) leave the graph; unset keeps all")

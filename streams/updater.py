@@ -54,17 +54,23 @@ class Refresh:
     trending: list[tuple[str, float]] | None  # None: unchanged since the last refresh
 
 
+#: Bytes of content ids a user record's seen list may hold.
+SEEN_BYTES = 512 * 1024
+
+
 class Updater:
     """Graph store + model; the worker feeds it batches and asks it to refresh on a timer."""
 
     def __init__(self, store: GraphStore, embedder: Embedder, topic_kinds: dict[str, EventKind], *,
-                 trending_k: int = 200, max_reembed: int = 20000, fanouts: Sequence[int] = (10, 10)) -> None:
+                 trending_k: int = 200, max_reembed: int = 20000, fanouts: Sequence[int] = (10, 10),
+                 seen_limit: int = 5000) -> None:
         self.store = store
         self.embedder = embedder
         self.topic_kinds = topic_kinds
         self.trending_k = trending_k
         self.max_reembed = max_reembed
         self.fanouts = tuple(fanouts)
+        self.seen_limit = seen_limit
         self._pending: dict[str, set[int]] = {USER: set(), CONTENT: set()}
         self._appended_ms: dict[int, int] = {}  # user idx -> newest Kafka time of their events
         self._published_at: tuple[int, int] | None = None  # (edges, watermark) of the last refresh
@@ -134,6 +140,18 @@ class Updater:
         metrics.PENDING.labels(node_type).set(len(pending))
         return np.sort(chosen)
 
+    def _seen(self, user: int) -> tuple[str, ...]:
+        """The user's most recent ``seen_limit`` items, fewer if their ids would make the record
+        larger than ``SEEN_BYTES`` (a Kafka message is at most 1 MiB by default)."""
+        ids = self.store.external(CONTENT, self.store.seen(user, limit=self.seen_limit))
+        budget, n = SEEN_BYTES, 0
+        for content_id in ids:
+            budget -= len(content_id.encode()) + 4  # quotes, comma, a little JSON escaping
+            if budget < 0:
+                break
+            n += 1
+        return tuple(ids[:n])
+
     def refresh(self) -> Refresh:
         """Re-embed what changed since the last call; returns the records to publish."""
         start = time.perf_counter()
@@ -154,7 +172,7 @@ class Updater:
         contents = self._take(CONTENT, trend_idx)
         # Seen lists first, then the watermark: every item a record lists is at or before its
         # event_ms. Edges that land while the model runs make their users dirty again.
-        seen = [tuple(self.store.external(CONTENT, self.store.seen(u))) for u in users.tolist()]
+        seen = [self._seen(u) for u in users.tolist()]
         watermark = self.store.max_ts
         now_ms = int(time.time() * 1000)
         records: list[VectorRecord] = []

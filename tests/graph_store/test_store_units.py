@@ -66,12 +66,22 @@ def test_add_edges_is_idempotent_within_and_across_batches() -> None:
     assert g.num_edges(LIKED) == 3
 
 
+def test_seen_with_a_limit_keeps_the_most_recent_items() -> None:
+    g = _store()
+    g.add_edges(LIKED, [1], [2], [0])
+    g.add_edges(WATCHED, [1, 1], [0, 3], [500, 400], attr=[1.0, 1.0])
+    g.add_edges(SHARED, [1], [2], [300])  # a newer interaction with c2 does not pass c0 and c3
+    assert g.seen(1).tolist() == [0, 2, 3]
+    assert g.seen(1, limit=2).tolist() == [0, 3] and g.seen(1, limit=10).tolist() == [0, 3, 2]
+
+
 def test_seen_dirty_and_trending() -> None:
     g = _store(trending_half_life_ms=1000)
     g.add_edges(WATCHED, [0], [1], [0], attr=[1.0])
     g.add_edges(LIKED, [0, 1], [2, 2], [0, 0])
     g.add_edges(SHARED, [0], [2], [1000])
     assert g.seen(0).tolist() == [1, 2] and g.seen(2).tolist() == []
+    assert g.seen(0, limit=5).tolist() == [2, 1] and g.seen(0, limit=1).tolist() == [2]  # newest first
     dirty = g.take_dirty()
     assert dirty[USER].tolist() == [0, 1] and dirty[CONTENT].tolist() == [1, 2]
     assert all(v.size == 0 for v in g.take_dirty().values())

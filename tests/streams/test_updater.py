@@ -115,3 +115,16 @@ def test_a_capped_backlog_re_embeds_the_trending_content_first(updater: Updater)
     updater.mark_all_dirty()  # as after a restart on a new checkpoint: 10 content nodes wait, 3 per tick
     first = _ids(updater.refresh().records, "content")
     assert len(first) == 3 and {"c7", "c8"} <= first
+
+
+def test_a_user_record_lists_the_most_recent_items_within_its_limits(updater: Updater, monkeypatch) -> None:
+    updater.seen_limit = 3
+    updater.ingest([_message(EventKind.WATCH, i, user_id="u0", content_id=f"c{i}", timestamp=T0 + i,
+                             completion_pct=50.0) for i in range(6)])
+    (user,) = [r for r in updater.refresh().records if r.kind == "user"]
+    assert user.seen == ("c5", "c4", "c3")
+    # ids that would overflow the record's byte budget are left out too: 2 of 6 bytes each fit
+    monkeypatch.setattr("streams.updater.SEEN_BYTES", 12)
+    updater.ingest([_message(EventKind.LIKE, 6, user_id="u0", content_id="c0", timestamp=T0 + 9)])
+    (user,) = [r for r in updater.refresh().records if r.kind == "user"]
+    assert user.seen == ("c0", "c5")
