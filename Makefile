@@ -39,6 +39,8 @@ test-fast: install
 bench: install kafka
 	$(PY) benchmarks/graph_store_bench.py
 	$(PY) benchmarks/consume_bench.py
+	$(PY) benchmarks/serving_bench.py
+	$(PY) benchmarks/contention_bench.py
 
 stop:
 	$(VENV)/bin/freshrec kafka stop

@@ -19,6 +19,7 @@ import numpy as np
 from aiohttp import ClientSession, TCPConnector
 
 from serving.http import build_app, start
+from serving.index import set_search_threads
 from serving.recommender import Recommender
 from serving.vectors import VectorRecord
 
@@ -88,7 +89,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--port", type=int, default=0, help="loopback port (0: any free one)")
+    parser.add_argument("--threads", type=int, default=1, help="FAISS search threads (FRESHREC_COMPUTE_THREADS)")
     args = parser.parse_args()
+    set_search_threads(args.threads)
     print(f"{args.items:,} items, {args.users:,} users, dim {args.dim}, {args.seen} seen per user, k={args.k}")
     started = time.perf_counter()
     rec = build(args.items, args.users, args.dim, args.seen)

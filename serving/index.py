@@ -16,16 +16,22 @@ import faiss
 import numpy as np
 
 
+def set_search_threads(threads: int) -> None:
+    """FAISS's OpenMP threads, process-wide; torch uses the same OpenMP pool, so this sets
+    its intra-op threads too where both are loaded. One query at a time gains nothing from
+    more: on 2 busy cores, 2 threads gave p99 12 ms against 0.23 ms with 1
+    (``benchmarks/serving_bench.py``), the threads spinning against other work."""
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    faiss.omp_set_num_threads(threads)
+
+
 class ContentIndex:
     """Thread-safe inner-product index of content vectors keyed by external id."""
 
-    def __init__(self, dim: int, *, search_threads: int = 1) -> None:
-        """``search_threads`` sets FAISS's OpenMP threads (process-wide). One query at a time
-        gains nothing from more: on 2 busy cores, 2 threads gave p99 12 ms against 0.23 ms
-        with 1 (``benchmarks/serving_bench.py``), the threads spinning against other work."""
+    def __init__(self, dim: int) -> None:
         if dim <= 0:
             raise ValueError(f"dim must be positive, got {dim}")
-        faiss.omp_set_num_threads(search_threads)
         self.dim = dim
         self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         self._label: dict[str, int] = {}

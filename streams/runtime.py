@@ -16,6 +16,7 @@ from graph_store.events import EventKind
 from graph_store.store import GraphStore
 from serving import http
 from serving.follow import EmbeddingsFollower
+from serving.index import set_search_threads
 from serving.recommender import Recommender
 from streams.app import build_app
 from streams.broker import ensure_broker
@@ -66,8 +67,21 @@ def open_store(settings: Settings) -> tuple[GraphStore, dict[str, int]]:
     return store, restored
 
 
+def set_compute_threads(threads: int, *, model: bool) -> None:
+    """Threads of the FAISS search and, with ``model``, of torch. Both use one OpenMP pool,
+    so one setting. Beside back-to-back re-embedding ticks on 2 cores, one thread kept HTTP
+    p99 at 4.0-4.7 ms where two gave 6.2-7.5 ms, and the ticks were 2-3 times faster (83-97
+    vs 202-235 ms; ``benchmarks/contention_bench.py``, two runs)."""
+    if model:
+        import torch
+
+        torch.set_num_threads(threads)
+    set_search_threads(threads)
+
+
 def build_worker(settings: Settings, *, serve: bool,
                  on_ready: Callable[[], Awaitable[None]] | None = None) -> faust.App:
+    set_compute_threads(settings.compute_threads, model=True)
     embedder = _load_embedder(settings)
     store, restored = open_store(settings)
     topic_kinds = {event_topic(settings, kind): kind for kind in EventKind}
@@ -105,6 +119,7 @@ def run_serve(settings: Settings) -> int:
     It needs no model: vectors (and their dimension) come from the topic.
     """
     _prepare(settings)
+    set_compute_threads(settings.compute_threads, model=False)
     recommender = Recommender()
     follower = EmbeddingsFollower(recommender, settings.bootstrap, settings.topic("embeddings"))
     follower.start()

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     trending_k: int = Field(200, ge=0, description="trending content re-embedded each tick and used as fallback")
     max_reembed: int = Field(20000, ge=1, description="cap on nodes re-embedded per tick; the rest wait")
     fanouts: tuple[int, ...] = (10, 10)
+    compute_threads: int = Field(1, ge=1, description="threads of the model and the FAISS search (one OpenMP pool)")
     seen_limit: int = Field(5000, ge=1, description="a user's most recent items kept out of their recommendations")
     snapshot_interval_s: float = Field(30.0, ge=0, description="graph snapshot period; 0 turns snapshots off")
     retention_days: float | None = Field(

@@ -1,4 +1,4 @@
-"""The serving benchmark still runs (tiny sizes; its figures are printed, never asserted)."""
+"""The serving benchmarks still run (tiny sizes; their figures are printed, never asserted)."""
 
 from __future__ import annotations
 
@@ -16,3 +16,13 @@ def test_serving_benchmark_runs_and_prints_its_figures() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "recommend() in process" in done.stdout and "HTTP GET" in done.stdout
+
+
+def test_contention_benchmark_runs_and_prints_its_figures() -> None:
+    done = subprocess.run(
+        [sys.executable, "benchmarks/contention_bench.py", "--threads", "1", "--tick-users", "10",
+         "--tick-content", "10", "--requests", "50"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "ticks running back to back" in done.stdout and "tick p50" in done.stdout
