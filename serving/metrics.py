@@ -23,6 +23,11 @@ VECTOR_AGE = Histogram(
     ["kind"],
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0),
 )
+EVENT_TO_VISIBLE = Histogram(
+    "freshrec_event_to_visible_seconds",
+    "Per user vector: time from the newest event's Kafka append to the vector being visible in this process",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0),
+)
 EMBEDDINGS_CONSUMED = Counter(
     "freshrec_embeddings_consumed_total", "Vector records read from the embeddings topic", ["outcome"]
 )

@@ -111,6 +111,8 @@ class Recommender:
             self._newest = version
             n += 1
             metrics.VECTOR_AGE.labels(record.kind).observe(max(0.0, now_ms - record.produced_ms) / 1000.0)
+            if record.appended_ms is not None:
+                metrics.EVENT_TO_VISIBLE.observe(max(0.0, now_ms - record.appended_ms) / 1000.0)
             if record.kind == "content":
                 ids, vecs = content.setdefault(version, ([], []))
                 ids.append(record.id)

@@ -34,6 +34,9 @@ class VectorRecord:
         event_ms: event-time watermark: the newest event the vector has seen.
         produced_ms: wall-clock time the vector was computed.
         seen: for users, the content ids they already interacted with (the seen-filter).
+        appended_ms: for users, the Kafka append time of the newest event behind this vector,
+            when the updater read it (None after a restore or for content): serving measures
+            event-to-visible freshness per vector from it.
     """
 
     kind: VectorKind
@@ -43,6 +46,7 @@ class VectorRecord:
     event_ms: int
     produced_ms: int
     seen: tuple[str, ...] = field(default=())
+    appended_ms: int | None = None
 
     @property
     def key(self) -> bytes:
@@ -60,6 +64,8 @@ def encode(record: VectorRecord) -> bytes:
     }
     if record.seen:
         meta["seen"] = list(record.seen)
+    if record.appended_ms is not None:
+        meta["appended_ms"] = record.appended_ms
     return json.dumps(meta, separators=(",", ":")).encode() + b"\n" + np.ascontiguousarray(
         record.vector, dtype="<f4"
     ).tobytes()
@@ -73,6 +79,8 @@ def decode(payload: bytes) -> VectorRecord:
         meta = json.loads(head)
         kind, dim = meta["kind"], int(meta["dim"])
         record_id, model, event_ms, produced_ms = meta["id"], meta["model"], meta["event_ms"], meta["produced_ms"]
+        appended = meta.get("appended_ms")
+        appended_ms = None if appended is None else int(appended)
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidVector(f"bad metadata {head[:200]!r}: {exc}") from exc
     if kind not in KINDS:
@@ -81,7 +89,7 @@ def decode(payload: bytes) -> VectorRecord:
         raise InvalidVector(f"vector has {len(body)} bytes; dim {dim} needs {4 * dim}")
     vector = np.frombuffer(body, dtype="<f4").astype(np.float32)
     return VectorRecord(kind, str(record_id), vector, str(model), int(event_ms), int(produced_ms),
-                        tuple(meta.get("seen", ())))
+                        tuple(meta.get("seen", ())), appended_ms)
 
 
 #: Key of the trending-list record on the embeddings topic (compaction keeps the newest).

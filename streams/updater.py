@@ -185,8 +185,9 @@ class Updater:
             vectors = self.embedder.embed(self.store, USER, users, fanouts=self.fanouts)
             done_ms = int(time.time() * 1000)
             for u, uid, vec, items in zip(users.tolist(), self.store.external(USER, users), vectors, seen):
-                records.append(VectorRecord("user", uid, vec, self.embedder.version, watermark, done_ms, items))
                 appended = self._appended_ms.pop(u, None)
+                records.append(VectorRecord("user", uid, vec, self.embedder.version, watermark, done_ms, items,
+                                            appended))
                 if appended is not None:
                     metrics.FRESHNESS.observe(max(0.0, done_ms - appended) / 1000.0)
             metrics.VECTORS.labels("user").inc(len(users))

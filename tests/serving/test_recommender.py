@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
+
 import numpy as np
 import pytest
+from prometheus_client import REGISTRY
 
 from serving.index import ContentIndex
 from serving.recommender import Recommender
@@ -83,10 +87,11 @@ def test_a_model_roll_out_ranks_each_user_in_its_own_models_space() -> None:
 
 
 def test_vector_record_round_trip() -> None:
-    original = record("user", "u7", [0.25, -1.5, 3.0], seen=("a", "b"))
+    original = replace(record("user", "u7", [0.25, -1.5, 3.0], seen=("a", "b")), appended_ms=1_700_000_000_100)
     back = decode(encode(original))
-    assert (back.kind, back.id, back.model_version, back.event_ms, back.produced_ms, back.seen) == (
-        "user", "u7", "v1", original.event_ms, original.produced_ms, ("a", "b"))
+    assert (back.kind, back.id, back.model_version, back.event_ms, back.produced_ms, back.seen, back.appended_ms) == (
+        "user", "u7", "v1", original.event_ms, original.produced_ms, ("a", "b"), 1_700_000_000_100)
+    assert decode(encode(record("content", "c", [1.0]))).appended_ms is None
     np.testing.assert_array_equal(back.vector, original.vector)
     assert original.key == b"user:u7" and TRENDING_KEY == b"trending"
     assert decode_trending(encode_trending([("a", 1.5)])) == [("a", 1.5)]
@@ -98,6 +103,18 @@ def test_vector_record_round_trip() -> None:
 def test_bad_vector_records_raise(payload: bytes) -> None:
     with pytest.raises(InvalidVector):
         decode(payload)
+
+
+def test_serving_measures_event_to_visible_per_user_vector() -> None:
+    def observed(le: str) -> float:
+        return REGISTRY.get_sample_value("freshrec_event_to_visible_seconds_bucket", {"le": le}) or 0.0
+
+    rec, now_ms = Recommender(), int(time.time() * 1000)
+    before = {le: observed(le) for le in ("1.0", "5.0", "+Inf")}
+    rec.apply([record("content", "a", [1.0]), replace(record("user", "u", [1.0]), appended_ms=now_ms - 2_000),
+               record("user", "w", [1.0])])  # w: no append time (a restored worker), not observed
+    # one observation of about 2 s: above the 1 s bucket, within the 5 s one
+    assert {le: observed(le) - n for le, n in before.items()} == {"1.0": 0.0, "5.0": 1.0, "+Inf": 1.0}
 
 
 def test_a_replica_learns_the_dimension_from_the_first_vector() -> None:

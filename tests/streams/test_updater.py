@@ -50,6 +50,8 @@ def test_a_refresh_embeds_what_changed_and_an_idle_one_publishes_nothing(updater
 
     first = updater.refresh()
     assert _ids(first.records, "user") == {"u0"} and _ids(first.records, "content") == {"c0"}
+    # the user record carries the Kafka time of its newest applied event (the dead letter's is not it)
+    assert [r.appended_ms for r in first.records if r.kind == "user"] == [T0 + 1]
     assert first.trending is not None and [cid for cid, _ in first.trending] == ["c0"]
 
     idle = updater.refresh()
