@@ -20,6 +20,7 @@ from serving.index import set_search_threads
 from serving.recommender import Recommender
 from streams.app import build_app
 from streams.broker import ensure_broker
+from streams.logs import limit_repeats
 from streams.publisher import Publisher
 from streams.settings import Settings
 from streams.topics import ensure_topics, event_topic
@@ -41,6 +42,7 @@ def _load_embedder(settings: Settings):  # -> model.embedder.Embedder
 
 
 def _prepare(settings: Settings) -> None:
+    limit_repeats()  # the Kafka clients' retry errors, at a readable rate during an outage
     ensure_broker(settings)
     created = ensure_topics(settings)
     if created:
