@@ -74,11 +74,15 @@ class Updater:
         self._pending: dict[str, set[int]] = {USER: set(), CONTENT: set()}
         self._appended_ms: dict[int, int] = {}  # user idx -> newest Kafka time of their events
         self._published_at: tuple[int, int] | None = None  # (edges, watermark) of the last refresh
+        self._content_first = False  # users wait until every queued content vector is out
 
     def mark_all_dirty(self) -> None:
-        """Queue every user and content node for re-embedding (after a restore)."""
+        """Queue every user and content node for re-embedding (after a restore, maybe on a
+        new checkpoint). Content goes first: a user vector of a new model is only useful once
+        that model's content vectors are all out to rank against."""
         for node_type in self._pending:
             self._pending[node_type].update(range(self.store.num_nodes(node_type)))
+        self._content_first = True
 
     def idle(self) -> bool:
         """Nothing waits to be re-embedded (the last refresh took everything queued)."""
@@ -132,8 +136,10 @@ class Updater:
             chosen = np.fromiter(pending, np.int64, len(pending))
             pending.clear()
         else:
-            # over the cap (a backlog, a roll-out), ``extra`` (the trending content) goes first
-            head = list(dict.fromkeys(extra.tolist()))[: self.max_reembed] if extra is not None else []
+            # over the cap (a backlog, a roll-out), ``extra`` (the trending content) goes first,
+            # in at most half the room, so the backlog drains however many items trend
+            room = self.max_reembed - max(1, self.max_reembed // 2)
+            head = list(dict.fromkeys(extra.tolist()))[:room] if extra is not None else []
             pending.difference_update(head)
             rest = [pending.pop() for _ in range(self.max_reembed - len(head))]
             chosen = np.array(head + rest, np.int64)
@@ -168,8 +174,12 @@ class Updater:
             return Refresh([], None)  # nothing new: the last refresh's vectors and trending list stand
         self._published_at = state
         trend_idx, trend_score = self.store.trending(self.trending_k)
-        users = self._take(USER)
         contents = self._take(CONTENT, trend_idx)
+        if self._content_first and self._pending[CONTENT].difference(trend_idx.tolist()):
+            users = np.zeros(0, np.int64)  # the rest of the content first, then the users
+        else:
+            self._content_first = False
+            users = self._take(USER)
         # Seen lists first, then the watermark: every item a record lists is at or before its
         # event_ms. Edges that land while the model runs make their users dirty again.
         seen = [self._seen(u) for u in users.tolist()]

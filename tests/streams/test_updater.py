@@ -105,18 +105,36 @@ def test_open_store_applies_retention_and_half_life_to_a_restored_snapshot(tmp_p
         expected, rel=1e-9, abs=0)  # the snapshot's own 1-hour scores differ
 
 
-def test_a_capped_backlog_re_embeds_the_trending_content_first(updater: Updater) -> None:
-    updater.max_reembed, updater.trending_k = 3, 2
+def test_a_capped_backlog_re_embeds_the_trending_content_first_and_users_after_it(updater: Updater) -> None:
+    updater.max_reembed, updater.trending_k = 4, 2
     day = 86_400_000
     # c0..c9 watched once long ago; c7 and c8 watched just now: the trending two
     updater.ingest([_message(EventKind.WATCH, i, user_id=f"u{i}", content_id=f"c{i}", timestamp=T0 + i,
                              completion_pct=50.0) for i in range(10)])
     updater.ingest([_message(EventKind.WATCH, 10 + i, user_id="v", content_id=c, timestamp=T0 + 30 * day + i,
                              completion_pct=50.0) for i, c in enumerate(["c7", "c8"])])
+    for _ in range(10):  # the first backlog, 4 a tick
+        updater.refresh()
+    assert updater.idle()
+    updater.mark_all_dirty()  # as after a restart on a new checkpoint: 10 content, 11 users, 4 per tick
+    ticks = [updater.refresh().records for _ in range(4)]
+    # the trending two in every tick (half the room at most), the backlog in the rest
+    assert all({"c7", "c8"} <= _ids(t, "content") and len(_ids(t, "content")) == 4 for t in ticks)
+    assert set().union(*(_ids(t, "content") for t in ticks)) == {f"c{i}" for i in range(10)}
+    # users wait until all content is out (they are ranked against it)
+    assert [len(_ids(t, "user")) for t in ticks] == [0, 0, 0, 4]
+
+
+def test_trending_beyond_the_cap_does_not_starve_the_backlog(updater: Updater) -> None:
+    updater.max_reembed, updater.trending_k = 2, 5
+    updater.ingest([_message(EventKind.WATCH, i, user_id=f"u{i}", content_id=f"c{i}", timestamp=T0 + i,
+                             completion_pct=50.0) for i in range(6)])
     updater.refresh()
-    updater.mark_all_dirty()  # as after a restart on a new checkpoint: 10 content nodes wait, 3 per tick
-    first = _ids(updater.refresh().records, "content")
-    assert len(first) == 3 and {"c7", "c8"} <= first
+    updater.mark_all_dirty()
+    done: set[str] = set()
+    for _ in range(20):
+        done |= _ids(updater.refresh().records, "user")
+    assert done == {f"u{i}" for i in range(6)}
 
 
 def test_a_user_record_lists_the_most_recent_items_within_its_limits(updater: Updater, monkeypatch) -> None:
