@@ -1,6 +1,6 @@
 """Client-library log lines at a readable rate while the broker is away.
 
-During a broker outage the Kafka clients retry every few milliseconds and log each failed
+During a broker outage the Kafka clients retry in a tight loop and log each failed
 attempt: a worker under load wrote about 49,000 ERROR lines in an outage of a few seconds (tested
 in ``tests/integration/test_broker_restart.py``). :class:`RepeatLimit` passes the first
 line of each kind (logger and message template), then at most one per ``interval_s``,
