@@ -82,5 +82,6 @@ def main() -> None:
         print(f"  tick p50 {np.median(seconds) * 1000:.0f} ms over {len(seconds)} ticks")
     torch.set_num_threads(default_threads)
 
+
 if __name__ == "__main__":
     main()

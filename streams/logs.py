@@ -47,9 +47,8 @@ def limit_repeats(names: Iterable[str] = CLIENT_LOGGERS, interval_s: float = 10.
     (a filter on a parent does not see its children's records). Returns the filter."""
     limit = RepeatLimit(interval_s)
     prefixes = tuple(names)
-    existing = [n for n in logging.root.manager.loggerDict if n in prefixes or n.startswith(
-        tuple(p + "." for p in prefixes))]
-    for name in {*prefixes, *existing}:
+    children = [n for n in logging.root.manager.loggerDict if n.startswith(tuple(p + "." for p in prefixes))]
+    for name in {*prefixes, *children}:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RepeatLimit) for f in logger.filters):
             logger.addFilter(limit)

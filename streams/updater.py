@@ -139,7 +139,7 @@ class Updater:
             # over the cap (a backlog, a roll-out), ``extra`` (the trending content) goes first,
             # in at most half the room, so the backlog drains however many items trend
             room = self.max_reembed - max(1, self.max_reembed // 2)
-            head = list(dict.fromkeys(extra.tolist()))[:room] if extra is not None else []
+            head = extra.tolist()[:room] if extra is not None else []  # distinct: a top-k
             pending.difference_update(head)
             rest = [pending.pop() for _ in range(self.max_reembed - len(head))]
             chosen = np.array(head + rest, np.int64)
