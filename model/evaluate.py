@@ -362,18 +362,11 @@ def evaluate_kuairand(*, epochs: int = 6, seed: int = 0, max_minutes: float = 10
     ds = load_dataset("kuairand", data_dir)
     if validation:
         ds = kuairand_before_cut(ds)
-    exp = ds.exposures
-    assert exp is not None
-    index = _Index(ds)
-    cut = kuairand_cut(exp)
-    train_ds = replace(ds, interactions=ds.interactions.take(ds.interactions.ts < cut))
-    tr = exp.ts < cut
-    eu, ei = index.u(exp.user), index.i(exp.content)
-    te = ~tr
+    k = KuaiRandSplit(ds)
+    exp, index, cut, train_ds, tr, te, eu, ei = k.exp, k.index, k.cut, k.train_ds, k.train, k.test, k.eu, k.ei
+    user_feats = k.user_features
     work = Path(work_dir) if work_dir else RESULTS_DIR.parent.parent / "artifacts"
     started = time.monotonic()
-    user_feats = np.full((len(index.users), len(ds.user_features)), np.nan, np.float32)
-    user_feats[index.u(ds.user_ids)] = np.column_stack(list(ds.user_features.values()))
     seen_items = np.zeros(len(index.items), bool)
     seen_items[ei[tr]] = True
     user_events = np.bincount(index.u(train_ds.interactions.user), minlength=len(index.users))
@@ -386,14 +379,10 @@ def evaluate_kuairand(*, epochs: int = 6, seed: int = 0, max_minutes: float = 10
     reports = {}
     for label in ("long_view", "is_click"):
         y = getattr(exp, label).astype(np.float32)
-        ckpt = work / f"kuairand-{label}.pt"
-        reports[label] = train(ds, ckpt, epochs=epochs, seed=seed, max_minutes=max_minutes, progress=progress,
-                               until=cut, objective=label, batch_size=256,
-                               **{"factor_dim": 0, "age_inputs": False, "user_prior": 0.0, **train_options})
-        gnn = _GNN(*_gnn_scores(ckpt, train_ds, index, cut))
+        reports[label], gnn = k.train_gnn(label, work, epochs=epochs, seed=seed, max_minutes=max_minutes,
+                                          progress=progress, **train_options)
         # baselines learn from the label on exposures before the cut
-        hist = History(eu[tr], ei[tr], exp.ts[tr], y[tr], len(index.users), len(index.items), index.item_tags,
-                       index.item_creator, cut)
+        hist = k.history(y)
         pos_hist = History(eu[tr & (y > 0)], ei[tr & (y > 0)], exp.ts[tr & (y > 0)], np.ones(int((tr & (y > 0)).sum()),
                            np.float32), len(index.users), len(index.items), index.item_tags, index.item_creator, cut)
         pop, trend, tags, als = Popularity(), Trending(3.0), TagSimilarity(), ALS(factors=32, seed=seed)
@@ -420,6 +409,46 @@ def evaluate_kuairand(*, epochs: int = 6, seed: int = 0, max_minutes: float = 10
         "dataset": "kuairand", "cut_ms": cut, "test_exposures": {s: int(m.sum()) for s, m in slices.items()},
         "gnn_training": reports, "results": results, "seconds": round(time.monotonic() - started, 1),
     }
+
+
+class KuaiRandSplit:
+    """The KuaiRand protocol's parts: exposures before / after the 80 % time cut, dense
+    indices, the interactions before the cut and the user feature table."""
+
+    def __init__(self, ds: Dataset) -> None:
+        assert ds.exposures is not None
+        self.ds, self.exp, self.index = ds, ds.exposures, _Index(ds)
+        self.cut = kuairand_cut(self.exp)
+        self.train_ds = replace(ds, interactions=ds.interactions.take(ds.interactions.ts < self.cut))
+        self.train = self.exp.ts < self.cut
+        self.test = ~self.train
+        self.eu, self.ei = self.index.u(self.exp.user), self.index.i(self.exp.content)
+        feats = np.full((len(self.index.users), len(ds.user_features)), np.nan, np.float32)
+        feats[self.index.u(ds.user_ids)] = np.column_stack(list(ds.user_features.values()))
+        self.user_features = feats
+
+    def train_gnn(self, label: str, work: Path, **options: Any) -> tuple[dict[str, Any], _GNN]:
+        """Train the GNN on ``label`` (exposures and edges before the cut) into
+        ``work/kuairand-<label>.pt``; returns its report and its vectors at the cut."""
+        ckpt = work / f"kuairand-{label}.pt"
+        options = {"epochs": 6, "seed": 0, "max_minutes": 10.0, "factor_dim": 0, "age_inputs": False,
+                   "user_prior": 0.0, **options}
+        report = train(self.ds, ckpt, until=self.cut, objective=label, batch_size=256, **options)
+        return report, _GNN(*_gnn_scores(ckpt, self.train_ds, self.index, self.cut))
+
+    def pair_features(self, label: str) -> np.ndarray:
+        """LightGBM's columns for the test exposures: pair statistics of ``label`` on the
+        exposures before the cut, the user feature table and log duration."""
+        stats = PairStats(self.history(getattr(self.exp, label).astype(np.float32)))
+        te = self.test
+        return np.column_stack([stats.features(self.eu[te], self.ei[te]), self.user_features[self.eu[te]],
+                                _duration(self.exp, te)])
+
+    def history(self, y: np.ndarray) -> History:
+        """The exposures before the cut, weighted by label ``y`` (one value per exposure)."""
+        tr, index = self.train, self.index
+        return History(self.eu[tr], self.ei[tr], self.exp.ts[tr], y[tr], len(index.users), len(index.items),
+                       index.item_tags, index.item_creator, self.cut)
 
 
 def kuairand_cut(exp: Any) -> int:
@@ -487,7 +516,8 @@ def evaluate(dataset: str, *, validation: bool = False, **kwargs: Any) -> list[P
     """Run the evaluation of ``dataset`` ('movielens' runs both protocols) and write results.
 
     ``validation`` runs each protocol on the data before its own test period and writes
-    to ``artifacts/validation/``: the numbers hyper-parameters are chosen on."""
+    to ``artifacts/validation/``: the numbers hyper-parameters are chosen on. ``ceiling``
+    (KuaiRand) writes ``kuairand-ceiling`` instead (see ``model.ceiling``)."""
     if dataset == "movielens":
         protocols = kwargs.pop("protocols", ("global", "per_user"))
         if not validation:
@@ -496,6 +526,10 @@ def evaluate(dataset: str, *, validation: bool = False, **kwargs: Any) -> list[P
         return [write_results(evaluate_movielens(p, dataset=validation_dataset(full, p), **kwargs),
                               f"movielens-{p}", VALIDATION_DIR) for p in protocols]
     if dataset == "kuairand":
+        if kwargs.pop("ceiling", False):
+            from model.ceiling import kuairand_ceiling
+
+            return [write_results(kuairand_ceiling(**kwargs), "kuairand-ceiling")]
         if validation:
             return [write_results(evaluate_kuairand(validation=True, **kwargs), "kuairand", VALIDATION_DIR)]
         return [write_results(evaluate_kuairand(**kwargs), "kuairand")]

@@ -53,7 +53,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from model.evaluate import evaluate
 
-    for path in evaluate(args.dataset, seed=args.seed, validation=args.validation):
+    if args.ceiling and args.dataset != "kuairand":
+        print("--ceiling is a KuaiRand diagnostic; use --dataset kuairand", file=sys.stderr)
+        return 2
+    options = {"ceiling": True} if args.ceiling else {}
+    for path in evaluate(args.dataset, seed=args.seed, validation=args.validation, **options):
         print(f"wrote {path}")
     return 0
 
@@ -115,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--validation", action="store_true",
                    help="run each protocol on the data before its own test period (model selection); "
                         "writes artifacts/validation/")
+    p.add_argument("--ceiling", action="store_true",
+                   help="KuaiRand: what the inputs known at the cut can explain of the test period "
+                        "(LightGBM fit inside it); writes docs/results/kuairand-ceiling.md")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("produce", help="publish events: a bundled dataset replayed in time order, or stdin")
