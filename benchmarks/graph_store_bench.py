@@ -140,6 +140,8 @@ def run(n_edges: int, batch: int, seed: int, item_skew: float) -> list[tuple[str
     cutoff = store.max_ts - 3 * DAY_MS
     ms_before = _timed_ms(lambda: sample(store, seeds, [10, 10], edge_types=watch_only, before=cutoff), 7)
     ms_seen = _timed_ms(lambda: [store.seen(int(u)) for u in seeds[USER][:100]], 5)
+    ms_seen_recent = _timed_ms(lambda: [store.seen(int(u), limit=5000) for u in seeds[USER][:100]], 5)
+    ms_seen_many = _timed_ms(lambda: store.seen_many(seeds[USER][:100], limit=5000), 5)
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "graph.npz")
@@ -180,6 +182,8 @@ def run(n_edges: int, batch: int, seed: int, item_skew: float) -> list[tuple[str
         ("  same, before = max_ts - 3 days", ms_before, "", ""),
         (f"2-hop (10,10) 1000 users, all 12 relations ({n_all:,} edges)", ms_all, "", ""),
         ("seen() for 100 users", ms_seen, "", ""),
+        ("  newest 5,000 each, one call per user", ms_seen_recent, "", ""),
+        ("  newest 5,000 each, one seen_many() call", ms_seen_many, "", ""),
         ("snapshot save", f"{t_save:.2f} s ({size / 1e6:.0f} MB)", "printed", ""),
         ("snapshot restore", f"{t_load:.2f} s", "printed", ""),
         ("1,000-edge batch + 7-day counts of 200 items: index re-sorted", ms_rebuild, "", ""),

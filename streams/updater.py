@@ -146,10 +146,21 @@ class Updater:
         metrics.PENDING.labels(node_type).set(len(pending))
         return np.sort(chosen)
 
-    def _seen(self, user: int) -> tuple[str, ...]:
-        """The user's most recent ``seen_limit`` items, fewer if their ids would make the record
-        larger than ``SEEN_BYTES`` (a Kafka message is at most 1 MiB by default)."""
-        ids = self.store.external(CONTENT, self.store.seen(user, limit=self.seen_limit))
+    def _seen(self, users: np.ndarray) -> list[tuple[str, ...]]:
+        """Each user's most recent ``seen_limit`` items, fewer if their ids would make the
+        record larger than ``SEEN_BYTES`` (a Kafka message is at most 1 MiB by default)."""
+        per_user = self.store.seen_many(users, limit=self.seen_limit)
+        ids = self.store.external(CONTENT, np.concatenate(per_user)) if per_user else []
+        out, start = [], 0
+        for items in per_user:
+            out.append(self._within_budget(ids[start:start + len(items)]))
+            start += len(items)
+        return out
+
+    @staticmethod
+    def _within_budget(ids: list[str]) -> tuple[str, ...]:
+        if 4 * (sum(map(len, ids)) + len(ids)) <= SEEN_BYTES:  # fits even if every char took 4 bytes
+            return tuple(ids)
         budget, n = SEEN_BYTES, 0
         for content_id in ids:
             budget -= len(content_id.encode()) + 4  # quotes, comma, a little JSON escaping
@@ -182,7 +193,7 @@ class Updater:
             users = self._take(USER)
         # Seen lists first, then the watermark: every item a record lists is at or before its
         # event_ms. Edges that land while the model runs make their users dirty again.
-        seen = [self._seen(u) for u in users.tolist()]
+        seen = self._seen(users)
         watermark = self.store.max_ts
         now_ms = int(time.time() * 1000)
         records: list[VectorRecord] = []

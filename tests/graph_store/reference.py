@@ -76,6 +76,15 @@ class RefGraph:
     def seen(self, user: int) -> list[int]:
         return sorted({e.dst for et in INTERACTIONS for e in self.edges[et] if e.src == user})
 
+    def seen_recent(self, user: int, limit: int) -> list[int]:
+        """The ``limit`` items with the newest interactions of ``user``, newest first (ties: smaller id)."""
+        newest: dict[int, int] = {}
+        for et in INTERACTIONS:
+            for e in self.edges[et]:
+                if e.src == user:
+                    newest[e.dst] = max(newest.get(e.dst, e.ts), e.ts)
+        return sorted(newest, key=lambda d: (-newest[d], d))[:limit]
+
     def num_edges(self) -> int:
         return sum(len(v) for v in self.edges.values())
 

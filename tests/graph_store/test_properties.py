@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from graph_store import GraphStore, chains, sample, selection
+from graph_store import store as store_module
 from graph_store.schema import (
     CONTENT, CREATED_BY, CREATOR, EDGE_ATTR, LIKED, SIMILAR_TO, USER, WATCHED, EdgeType, reverse,
 )
@@ -99,6 +100,12 @@ def _same(g: GraphStore, ref: RefGraph) -> None:
             assert degs == [len(ref.out_edges(rel, v)) for v in range(N)]
     for u in range(N):
         assert g.seen(u).tolist() == ref.seen(u)
+    users = np.array([u for u in range(N) for _ in range(2)][::-1], np.int64)  # repeated, any order
+    for limit in (None, 0, 1, 3):
+        want = [ref.seen(u) if limit is None else ref.seen_recent(u, limit) for u in users.tolist()]
+        for batch_walk in (0, len(users)):  # chains walked as one batch, then one user at a time
+            with mock.patch.object(store_module, "SEEN_BATCH_WALK", batch_walk):
+                assert [a.tolist() for a in g.seen_many(users, limit)] == want
 
 
 def _edge_sets(sub, et) -> dict[int, set[tuple[int, int]]]:
