@@ -82,7 +82,7 @@ def test_a_worker_rides_out_a_broker_restart_with_exact_accounting(own_broker: B
         assert read() == total
         assert metric_sum(worker.base_url, "freshrec_duplicate_events_total") == 0
         assert worker.process.poll() is None, worker.log()
-        # the clients' retry errors, at most one of a kind per 10 s (about 49,000 lines without)
+        # the clients' retry errors, at most one of a kind per 10 s (up to 49,000 lines without, when they spin)
         assert len(worker.log_path.read_text(errors="replace").splitlines()) < 500, worker.log()
     finally:
         workers.stop_all()
