@@ -475,7 +475,7 @@ def write_results(result: dict[str, Any], name: str, out_dir: Path = RESULTS_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{name}.json").write_text(json.dumps(_portable(result), indent=2, default=str))
     lines = [f"# {name}", ""]
-    for key in ("protocol", "leaks", "cut_ms", "test_users", "test_exposures", "seconds"):
+    for key in ("protocol", "leaks", "cut_ms", "test_users", "test_points", "users", "test_exposures", "seconds"):
         if key in result:
             lines.append(f"- {key}: {result[key]}")
     rep = result["gnn_training"]
@@ -517,8 +517,13 @@ def evaluate(dataset: str, *, validation: bool = False, **kwargs: Any) -> list[P
 
     ``validation`` runs each protocol on the data before its own test period and writes
     to ``artifacts/validation/``: the numbers hyper-parameters are chosen on. ``ceiling``
-    (KuaiRand) writes ``kuairand-ceiling`` instead (see ``model.ceiling``)."""
+    (KuaiRand) writes ``kuairand-ceiling`` instead (see ``model.ceiling``), ``prequential``
+    (MovieLens) ``movielens-prequential`` (see ``model.prequential``)."""
     if dataset == "movielens":
+        if kwargs.pop("prequential", False):
+            from model.prequential import prequential_movielens
+
+            return [write_results(prequential_movielens(**kwargs), "movielens-prequential")]
         protocols = kwargs.pop("protocols", ("global", "per_user"))
         if not validation:
             return [write_results(evaluate_movielens(p, **kwargs), f"movielens-{p}") for p in protocols]
