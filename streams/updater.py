@@ -195,12 +195,12 @@ class Updater:
         # event_ms. Edges that land while the model runs make their users dirty again.
         seen = self._seen(users)
         watermark = self.store.max_ts
-        now_ms = int(time.time() * 1000)
         records: list[VectorRecord] = []
         if len(contents):
             vectors = self.embedder.embed(self.store, CONTENT, contents, fanouts=self.fanouts)
+            done_ms = int(time.time() * 1000)  # stamped once computed, as user records are
             for cid, vec in zip(self.store.external(CONTENT, contents), vectors):
-                records.append(VectorRecord("content", cid, vec, self.embedder.version, watermark, now_ms))
+                records.append(VectorRecord("content", cid, vec, self.embedder.version, watermark, done_ms))
             metrics.VECTORS.labels("content").inc(len(contents))
         if len(users):
             vectors = self.embedder.embed(self.store, USER, users, fanouts=self.fanouts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import torch
@@ -148,3 +149,29 @@ def test_a_user_record_lists_the_most_recent_items_within_its_limits(updater: Up
     updater.ingest([_message(EventKind.LIKE, 6, user_id="u0", content_id="c0", timestamp=T0 + 9)])
     (user,) = [r for r in updater.refresh().records if r.kind == "user"]
     assert user.seen == ("c0", "c5")
+
+
+class _SlowEmbedder(Embedder):
+    """The real embedder, taking ``delay_s`` longer per call (a busy machine)."""
+
+    delay_s = 0.2
+
+    def embed(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        vectors = super().embed(*args, **kwargs)
+        time.sleep(self.delay_s)
+        return vectors
+
+
+def test_records_are_stamped_when_their_vectors_are_computed(updater: Updater) -> None:
+    updater.embedder.__class__ = _SlowEmbedder
+    updater.ingest([
+        _message(EventKind.CATALOG, 0, content_id="c0", timestamp=T0, duration_s=30.0, tags=["a"]),
+        _message(EventKind.WATCH, 1, user_id="u0", content_id="c0", timestamp=T0 + 1, completion_pct=80.0),
+    ])
+    started_ms = time.time() * 1000
+    records = updater.refresh().records
+    # content is embedded first, users second: each stamp comes after its own embedding
+    content = [r.produced_ms for r in records if r.kind == "content"]
+    users = [r.produced_ms for r in records if r.kind == "user"]
+    assert content and min(content) >= started_ms + 1000 * _SlowEmbedder.delay_s
+    assert users and min(users) >= started_ms + 2000 * _SlowEmbedder.delay_s
