@@ -65,7 +65,7 @@ def test_a_small_replay_end_to_end(tmp_path: Path) -> None:
     assert sum(out["test_points"][s] for s in SLICES[1:]) == 300
     assert out["test_points"][PER_USER] == out["users"] > 1
     rows = out["results"]
-    assert len(rows) == 4 and FRESH in rows and FROZEN in rows
+    assert len(rows) == 6 and FRESH in rows and FROZEN in rows
     for by_slice in rows.values():
         for metrics in by_slice.values():
             assert 0.0 <= metrics["NDCG@20"] <= 1.0 and 0.0 <= metrics["Recall@20"] <= 1.0
