@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install kafka run typecheck test test-fast bench stop clean
+.PHONY: install kafka run typecheck test test-fast bench evaluate stop clean
 
 install: $(STAMP)
 
@@ -41,6 +41,13 @@ bench: install kafka
 	$(PY) benchmarks/consume_bench.py
 	$(PY) benchmarks/serving_bench.py
 	$(PY) benchmarks/contention_bench.py
+
+# every table in docs/results/ (about 20 minutes on 2 cores)
+evaluate: install
+	$(VENV)/bin/freshrec evaluate --dataset movielens
+	$(VENV)/bin/freshrec evaluate --dataset movielens --prequential
+	$(VENV)/bin/freshrec evaluate --dataset kuairand
+	$(VENV)/bin/freshrec evaluate --dataset kuairand --ceiling
 
 stop:
 	$(VENV)/bin/freshrec kafka stop
