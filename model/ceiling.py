@@ -1,6 +1,6 @@
 """How much of KuaiRand's test-period engagement the inputs known at the cut can explain.
 
-The issue's KuaiRand target is an AUROC 10 points above LightGBM. This diagnostic asks
+The KuaiRand target is an AUROC 10 points above LightGBM. This diagnostic asks
 whether the data could carry that. It fits LightGBM *inside the test period* (5-fold
 cross-validation over the test exposures). Every column is still computed only from data
 before the cut: LightGBM's pair statistics, the user feature table, duration, and, in a
@@ -9,7 +9,8 @@ upper bound for any model using those inputs, never a result. No hyper-parameter
 any model is chosen from it. A third row adds what a streaming system would know of the
 user at each exposure: their test exposures so far. A fourth ranks each test exposure by
 its user's own engagement rate on their *other* test exposures. That is an oracle no
-deployable model has.
+deployable model has. The last row is a plain result for scale: LightGBM on the user
+feature table and duration alone, trained before the cut.
 
 ``freshrec evaluate --dataset kuairand --ceiling`` writes ``docs/results/kuairand-ceiling``.
 """
