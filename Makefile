@@ -41,6 +41,7 @@ bench: install kafka
 	$(PY) benchmarks/consume_bench.py
 	$(PY) benchmarks/serving_bench.py
 	$(PY) benchmarks/contention_bench.py
+	$(PY) benchmarks/tick_bench.py
 
 # every table in docs/results/ (about 20 minutes on 2 cores)
 evaluate: install

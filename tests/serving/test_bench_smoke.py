@@ -26,3 +26,12 @@ def test_contention_benchmark_runs_and_prints_its_figures() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "ticks running back to back" in done.stdout and "tick p50" in done.stdout
+
+
+def test_tick_benchmark_runs_and_prints_its_figures() -> None:
+    done = subprocess.run(
+        [sys.executable, "benchmarks/tick_bench.py", "--users", "5", "--trending", "10", "--repeat", "1"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "refresh()" in done.stdout and "seen lists" in done.stdout
