@@ -14,7 +14,7 @@ Each baseline is fitted on a :class:`History` (interactions before a cut) and sc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -187,6 +187,20 @@ class PairStats:
         ]).astype(np.float32)
 
 
+def fit_classifier(x: np.ndarray, y: np.ndarray, seed: int = 0) -> Any:
+    """The flat-table LightGBM classifier on rows in time order; the latest fifth stops it early."""
+    import lightgbm as lgb
+
+    n_val = max(1, len(y) // 5)
+    model = lgb.LGBMClassifier(
+        n_estimators=500, learning_rate=0.05, num_leaves=31, min_child_samples=20, subsample=0.8,
+        subsample_freq=1, colsample_bytree=0.8, random_state=seed, verbose=-1,
+    )
+    model.fit(x[:-n_val], y[:-n_val], eval_set=[(x[-n_val:], y[-n_val:])],
+              callbacks=[lgb.early_stopping(30, verbose=False)])
+    return model
+
+
 class LightGBMPairs:
     """LightGBM on PairStats. ``fit_rows`` takes labelled pairs whose features come from a
     History that ends before them; ``fit`` (ranking) builds those rows itself from the
@@ -207,20 +221,10 @@ class LightGBMPairs:
 
     def fit_rows(self, stats: PairStats, users: np.ndarray, items: np.ndarray, y: np.ndarray,
                  extra: np.ndarray | None = None) -> None:
-        import lightgbm as lgb
-
         x = self._x(stats, users, items)
         if extra is not None:
             x = np.column_stack([x, extra])
-        n_val = max(1, len(y) // 5)  # the latest fifth (rows are in time order) stops early
-        self.model = lgb.LGBMClassifier(
-            n_estimators=500, learning_rate=0.05, num_leaves=31, min_child_samples=20, subsample=0.8,
-            subsample_freq=1, colsample_bytree=0.8, random_state=self.seed, verbose=-1,
-        )
-        self.model.fit(
-            x[:-n_val], y[:-n_val], eval_set=[(x[-n_val:], y[-n_val:])],
-            callbacks=[lgb.early_stopping(30, verbose=False)],
-        )
+        self.model = fit_classifier(x, y, self.seed)
 
     def fit(self, history: History) -> None:
         order = np.argsort(history.ts, kind="stable")
