@@ -98,14 +98,24 @@ def _gnn_scores_at(ckpt: Path, train_ds: Dataset, index: _Index, users: np.ndarr
     uid = store.index(USER, ext_users[users])
     iid = store.lookup(CONTENT, np.array(list(index.items), dtype=object))
     width = int(bucket_days * 86_400_000)
+    user = users_as_of(emb, store, uid, times, width)
     bucket = times // width
     out = np.empty((len(users), len(iid)), np.float32)
     for b in np.unique(bucket):
         rows = np.flatnonzero(bucket == b)
-        start = int(b) * width
-        content = emb.embed(store, CONTENT, iid, before=start)
-        user = emb.embed(store, USER, uid[rows], before=start, times=times[rows])
-        out[rows] = user @ content.T
+        out[rows] = user[rows] @ emb.embed(store, CONTENT, iid, before=int(b) * width).T
+    return out
+
+
+def users_as_of(emb: Embedder, store: Any, users: np.ndarray, times: np.ndarray, bucket_ms: int, seed: int = 0
+                ) -> np.ndarray:
+    """Each store user ``users[r]`` as of ``times[r]``: its own edges before that time, the
+    rest of its neighbourhood before the start of its ``bucket_ms`` bucket. [n, dim]."""
+    out = np.empty((len(users), emb.dim), np.float32)
+    bucket = times // bucket_ms
+    for b in np.unique(bucket):
+        rows = np.flatnonzero(bucket == b)
+        out[rows] = emb.embed(store, USER, users[rows], before=int(b) * bucket_ms, times=times[rows], seed=seed)
     return out
 
 

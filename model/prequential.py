@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -32,7 +32,8 @@ from tqdm.auto import tqdm
 from graph_store.schema import CONTENT, USER
 from model.datasets import WATCH, Dataset, build_store, load_dataset
 from model.embedder import Embedder
-from model.evaluate import RESULTS_DIR, _Index, _ranking_metrics, _tuned_trending, movielens_split
+from model.baselines import Trending, history_before
+from model.evaluate import RESULTS_DIR, _Index, _ranking_metrics, _tuned_trending, movielens_split, users_as_of
 from model.train import train
 
 DAY_MS = 86_400_000
@@ -111,18 +112,6 @@ def _add(sums: dict[str, dict[str, dict[str, float]]], name: str, sname: str, me
         acc[metric] = acc.get(metric, 0.0) + value * weight
 
 
-def fresh_user_vectors(emb: Embedder, store: Any, users: np.ndarray, times: np.ndarray, seed: int = 0
-                       ) -> np.ndarray:
-    """Each store user ``users[r]`` as of ``times[r]``: its own edges before that time, the
-    rest of its neighbourhood before the start of that day. [n, dim]."""
-    out = np.empty((len(users), emb.dim), np.float32)
-    day = times // DAY_MS
-    for d in np.unique(day):
-        rows = np.flatnonzero(day == d)
-        out[rows] = emb.embed(store, USER, users[rows], before=int(d) * DAY_MS, times=times[rows], seed=seed)
-    return out
-
-
 def prequential_movielens(*, epochs: int = 5, seed: int = 0, max_minutes: float = 12.0,
                           work_dir: Path | None = None, progress: bool = True, data_dir: Path | None = None,
                           max_points: int | None = None, **train_options: Any) -> dict[str, Any]:
@@ -149,21 +138,21 @@ def prequential_movielens(*, epochs: int = 5, seed: int = 0, max_minutes: float 
     frozen_user = emb.embed(store, USER, sid[first], before=cut, seed=seed)
     frozen_content = emb.embed(store, CONTENT, iid, before=cut, seed=seed)
     frozen_row = np.searchsorted(users, points.user)
-    fresh_user = fresh_user_vectors(emb, store, sid, points.time, seed)
+    fresh_user = users_as_of(emb, store, sid, points.time, DAY_MS, seed)
     # as of the last refresh at or before T (the boundary itself: the user's edges before it)
-    scheduled_user = {name: fresh_user_vectors(emb, store, sid, points.time // period * period, seed)
+    scheduled_user = {name: users_as_of(emb, store, sid, points.time // period * period, DAY_MS, seed)
                       for name, period in SCHEDULED.items()}
 
     hist = index.history(train_ds, cut)
     trending = _tuned_trending(hist, int(np.quantile(hist.ts, 0.9)))
-    half_life_ms = trending.half_life_days * DAY_MS
-    watch = ds.interactions.kind == WATCH
-    w_item, w_ts = index.i(ds.interactions.content[watch]), ds.interactions.ts[watch]
+    watches = index.history(replace(ds, interactions=ds.interactions.take(ds.interactions.kind == WATCH)),
+                            int(ds.interactions.ts.max()) + 1)
 
     def trending_at(t: int) -> np.ndarray:
-        past = w_ts < t
-        return np.bincount(w_item[past], weights=np.exp2(-(t - w_ts[past]) / half_life_ms),
-                           minlength=len(index.items))
+        """Decayed watch counts before ``t`` at the tuned half-life."""
+        at_t = Trending(trending.half_life_days)
+        at_t.fit(history_before(watches, t))
+        return cast(np.ndarray, at_t.item_score)
 
     frozen_trend = trending_at(cut)
     fresh_trend_name = f"trending ({trending.half_life_days:g}-day half-life), fresh daily"

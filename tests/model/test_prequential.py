@@ -11,8 +11,8 @@ import pytest
 from graph_store.schema import USER
 from model.datasets import WATCH, build_store, load_dataset
 from model.embedder import Embedder
-from model.evaluate import _Index, movielens_split
-from model.prequential import DAY_MS, FRESH, FROZEN, PER_USER, SLICES, Points, fresh_user_vectors, prequential_movielens
+from model.evaluate import _Index, movielens_split, users_as_of
+from model.prequential import DAY_MS, FRESH, FROZEN, PER_USER, SLICES, Points, prequential_movielens
 from streams.cli import main
 from tests.conftest import REPO
 
@@ -51,11 +51,11 @@ def test_a_fresh_vector_sees_nothing_at_or_after_its_time(movielens) -> None:
     full = build_store(movielens)
     past = build_store(replace(movielens, interactions=inter.take(inter.ts < t)))
     times = np.array([t], np.int64)
-    got = fresh_user_vectors(emb, full, full.lookup(USER, [user]), times)
+    got = users_as_of(emb, full, full.lookup(USER, [user]), times, DAY_MS)
     want = emb.embed(past, USER, past.lookup(USER, [user]), before=t // DAY_MS * DAY_MS, times=times)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     # and what the user rated at t does move the vector once it is in the past
-    later = fresh_user_vectors(emb, full, full.lookup(USER, [user]), times + 1)
+    later = users_as_of(emb, full, full.lookup(USER, [user]), times + 1, DAY_MS)
     assert not np.allclose(got, later)
 
 
